@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvm-nested: out-of-tree x86 KVM for Debian 12 kernels.  See README.md.
+
+KVER ?= $(shell scripts/default-kver)
+BUILD ?= $(CURDIR)/build
+DESTDIR ?=
+DEPMOD ?= depmod
+PACKAGE := kvm-nested
+VERSION := $(shell cat VERSION)
+
+export BUILD KDIR KSRC PATCHDIR JOBS
+
+B = $(BUILD)/kvm/$(KVER)
+MODULES = kvm.ko kvm-intel.ko kvm-amd.ko
+
+all: module
+
+prepare:
+	scripts/prepare $(KVER) >/dev/null
+
+module:
+	scripts/build $(KVER)
+
+install: module
+	install -d $(DESTDIR)/lib/modules/$(KVER)/updates/$(PACKAGE)
+	install -m 0644 $(addprefix $(B)/,$(MODULES)) \
+		$(DESTDIR)/lib/modules/$(KVER)/updates/$(PACKAGE)/
+	$(if $(DESTDIR),,$(DEPMOD) -a $(KVER))
+
+dkms-install:
+	dkms add .
+	dkms build $(PACKAGE)/$(VERSION) -k $(KVER)
+	dkms install $(PACKAGE)/$(VERSION) -k $(KVER)
+
+abi-check: module
+	scripts/abi-check $(KVER)
+
+lint style:
+	scripts/lint
+
+matrix:
+	scripts/matrix
+
+bisect-check:
+	scripts/bisect-check $(KVER)
+
+check:
+	tests/run
+
+clean:
+	rm -rf $(BUILD)/kvm $(BUILD)/prep $(BUILD)/tests
+
+distclean:
+	rm -rf $(BUILD)
+
+-include rig/rig.mk
+
+.PHONY: all prepare module install dkms-install abi-check lint style matrix \
+	bisect-check check clean distclean

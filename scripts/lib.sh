@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared shell functions for kvm-nested's scripts.  Source it; it runs nothing.
+#
+# Layout under $BUILD (default: build/ in the source tree, gitignored):
+#   cache/                       downloaded .deb files (apt-get download)
+#   kernels/<kver>/headers/      linux-headers-<kver> (+common, +kbuild), extracted
+#   kernels/<kver>/image/        linux-image-<kver>-unsigned, extracted
+#   prep/<srcver>-<hash>/        pristine + patched kvm sources, cached
+#   kvm/<kver>/                  the build tree for one kernel; the .ko files
+#
+# shellcheck shell=sh
+
+: "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${BUILD:=$TOP/build}"
+CACHE=$BUILD/cache
+
+die()
+{
+	printf 'kvm-nested: error: %s\n' "$*" >&2
+	exit 1
+}
+
+say()
+{
+	printf 'kvm-nested: %s\n' "$*" >&2
+}
+
+# Kernel series ("6.1", "6.12") of a Debian kernel release or a version.
+series_of()
+{
+	case $1 in
+	6.1.*) echo 6.1 ;;
+	6.12.*) echo 6.12 ;;
+	*) return 1 ;;
+	esac
+}
+
+# Fetch a Debian package into the cache: fetch_deb NAME [VERSION]
+# Prints the path of the .deb.
+fetch_deb()
+{
+	fd_name=$1
+	fd_ver=${2:-}
+	mkdir -p "$CACHE"
+	if [ -z "$fd_ver" ]; then
+		fd_ver=$(apt-cache policy "$fd_name" 2>/dev/null |
+			awk '/Candidate:/ { print $2 }')
+		case $fd_ver in
+		"" | "(none)")
+			return 1
+			;;
+		esac
+	fi
+	fd_file=$(deb_file "$fd_name" "$fd_ver")
+	if [ ! -s "$fd_file" ]; then
+		(cd "$CACHE" && apt-get download -q "$fd_name=$fd_ver") >&2 ||
+			return 1
+	fi
+	[ -s "$fd_file" ] || return 1
+	echo "$fd_file"
+}
+
+# Cache path of a package's .deb, as apt-get download names it.
+deb_file()
+{
+	df_ver=$(printf '%s' "$2" | sed 's/:/%3a/')
+	df_match=
+	for df_f in "$CACHE/$1_${df_ver}_"*.deb; do
+		[ -e "$df_f" ] && df_match=$df_f
+	done
+	echo "${df_match:-$CACHE/$1_${df_ver}_all.deb}"
+}
+
+# Extract a .deb once into DIR: extract_deb DEB DIR
+extract_deb()
+{
+	ed_stamp="$2/.extracted-$(basename "$1")"
+	[ -e "$ed_stamp" ] && return 0
+	mkdir -p "$2"
+	dpkg-deb -x "$1" "$2"
+	: >"$ed_stamp"
+}
+
+# Extracted headers of KVER under $BUILD; fetches them if needed.
+# Prints the headers directory (the one with Module.symvers).
+fetch_headers()
+{
+	fh_root=$BUILD/kernels/$1/headers
+	fh_dir=$fh_root/usr/src/linux-headers-$1
+	if [ ! -e "$fh_root/.complete" ]; then
+		fh_deb=$(fetch_deb "linux-headers-$1") ||
+			die "no package linux-headers-$1 in apt's lists (apt-get update?)"
+		fh_ver=$(dpkg-deb -f "$fh_deb" Version)
+		extract_deb "$fh_deb" "$fh_root"
+		for fh_dep in $(dpkg-deb -f "$fh_deb" Depends | tr ',|' '\n\n' |
+			sed -n 's/^ *\(linux-\(headers\|kbuild\)-[^ ]*\).*/\1/p'); do
+			fh_d=$(fetch_deb "$fh_dep" "$fh_ver" ||
+				fetch_deb "$fh_dep") ||
+				die "cannot download $fh_dep for linux-headers-$1"
+			extract_deb "$fh_d" "$fh_root"
+		done
+		# The flavour Makefile includes the common one by absolute path.
+		sed -i "s|^include /usr/src/|include $fh_root/usr/src/|" \
+			"$fh_dir/Makefile"
+		echo "$fh_ver" >"$fh_root/.debian-version"
+		: >"$fh_root/.complete"
+	fi
+	echo "$fh_dir"
+}
+
+# Extracted linux-image-KVER-unsigned (the stock module tree); prints its root.
+fetch_image()
+{
+	fi_root=$BUILD/kernels/$1/image
+	if [ ! -e "$fi_root/.complete" ]; then
+		fi_deb=$(fetch_deb "linux-image-$1-unsigned") ||
+			die "no package linux-image-$1-unsigned in apt's lists"
+		extract_deb "$fi_deb" "$fi_root"
+		: >"$fi_root/.complete"
+	fi
+	echo "$fi_root"
+}
+
+# Headers directory of KVER: KDIR, installed headers, or extracted ones.
+find_headers()
+{
+	if [ -n "${KDIR:-}" ]; then
+		[ -e "$KDIR/Module.symvers" ] ||
+			die "KDIR=$KDIR has no Module.symvers: not a prepared kernel tree"
+		(cd "$KDIR" && pwd)
+		return
+	fi
+	for fd_h in "/lib/modules/$1/build" "/usr/src/linux-headers-$1"; do
+		if [ -e "$fd_h/Module.symvers" ]; then
+			(cd "$fd_h" && pwd -P)
+			return
+		fi
+	done
+	fetch_headers "$1"
+}
+
+# Debian version of the headers in DIR ("" when it cannot be told).
+headers_version()
+{
+	if [ -e "$1/../../../.debian-version" ]; then
+		cat "$1/../../../.debian-version"
+		return
+	fi
+	hv_pkg=$(dpkg-query -S "$1/Module.symvers" 2>/dev/null | cut -d: -f1)
+	if [ -n "$hv_pkg" ]; then
+		dpkg-query -W -f '${Version}\n' "$hv_pkg"
+		return
+	fi
+	sed -n 's/.*LINUX_PACKAGE_ID " *Debian \([^" ]*\)".*/\1/p' \
+		"$1/include/generated/package.h" 2>/dev/null
+}
+
+# Upstream version ("6.1.192") of the headers in DIR.
+headers_upstream_version()
+{
+	cat "$1/include/config/kernel.release" 2>/dev/null ||
+		sed -n 's/.*UTS_RELEASE "\([0-9.]*\).*/\1/p' \
+			"$1/include/generated/utsrelease.h"
+}
