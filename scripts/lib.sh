@@ -92,7 +92,7 @@ fetch_headers()
 			die "no package linux-headers-$1 in apt's lists (apt-get update?)"
 		fh_ver=$(dpkg-deb -f "$fh_deb" Version)
 		extract_deb "$fh_deb" "$fh_root"
-		for fh_dep in $(dpkg-deb -f "$fh_deb" Depends | tr ',|' '\n\n' |
+		for fh_dep in $(dpkg-deb -f "$fh_deb" Depends | sed 's/[,|]/\n/g' |
 			sed -n 's/^ *\(linux-\(headers\|kbuild\)-[^ ]*\).*/\1/p'); do
 			fh_d=$(fetch_deb "$fh_dep" "$fh_ver" ||
 				fetch_deb "$fh_dep") ||
@@ -161,4 +161,20 @@ headers_upstream_version()
 	cat "$1/include/config/kernel.release" 2>/dev/null ||
 		sed -n 's/.*UTS_RELEASE "\([0-9.]*\).*/\1/p' \
 			"$1/include/generated/utsrelease.h"
+}
+
+# Newest amd64 kernel release of SERIES that apt (or build/) knows of.
+newest_kver()
+{
+	case $1 in
+	6.1) nk_re='^6\.1\.0-[0-9]+-amd64$' ;;
+	6.12) nk_re='^6\.12\.[0-9]+\+deb12-amd64$' ;;
+	*) return 1 ;;
+	esac
+	{
+		apt-cache pkgnames linux-headers- 2>/dev/null |
+			sed 's/^linux-headers-//'
+		find "$BUILD/kernels" -mindepth 1 -maxdepth 1 2>/dev/null |
+			sed 's|.*/||'
+	} | grep -E "$nk_re" | sort -uV | tail -n 1
 }
