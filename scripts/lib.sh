@@ -13,6 +13,8 @@
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${BUILD:=$TOP/build}"
 CACHE=$BUILD/cache
+# Per-configuration outputs (prep/, kvm/); tests point it elsewhere.
+: "${OUT:=$BUILD}"
 
 die()
 {
