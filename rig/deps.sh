@@ -7,7 +7,7 @@ set -eu
 
 # QEMU + initramfs + static selftest build.
 PKGS_SVM="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc
-libc6-dev bc flex bison rsync libelf-dev pkg-config"
+libc6-dev binutils file"
 # Bochs (VMX with EPT) booting an isolinux ISO.
 PKGS_VMX="bochs bochsbios vgabios syslinux isolinux xorriso"
 
