@@ -55,6 +55,7 @@ distclean:
 	rm -rf $(BUILD)
 
 -include rig/rig.mk
+-include packaging/packaging.mk
 
 .PHONY: all prepare module install dkms-install abi-check lint style matrix \
 	bisect-check check clean distclean
