@@ -9,7 +9,7 @@ set -eu
 PKGS_SVM="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc
 libc6-dev binutils file"
 # Bochs (VMX with EPT) booting an isolinux ISO.
-PKGS_VMX="bochs bochsbios vgabios syslinux isolinux xorriso"
+PKGS_VMX="bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
 
 pkgs=$PKGS_SVM
 case ${1:-} in

@@ -57,6 +57,8 @@ fetch_deb()
 	if [ ! -s "$fd_file" ]; then
 		(cd "$CACHE" && apt-get download -q "$fd_name=$fd_ver") >&2 ||
 			return 1
+		# Only now does the name (its architecture part) exist.
+		fd_file=$(deb_file "$fd_name" "$fd_ver")
 	fi
 	[ -s "$fd_file" ] || return 1
 	echo "$fd_file"
