@@ -28,8 +28,14 @@ install: module
 		$(DESTDIR)/lib/modules/$(KVER)/updates/$(PACKAGE)/
 	$(if $(DESTDIR),,$(DEPMOD) -a $(KVER))
 
+# From a clean copy: "dkms add ." would copy build/ too.  Not to be mixed
+# with the kvm-nested-dkms package, which registers the same name.
+DKMS_SRC = $(BUILD)/dkms-src/$(PACKAGE)-$(VERSION)
 dkms-install:
-	dkms add .
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -R --preserve=mode Makefile VERSION dkms.conf kvm patches scripts \
+		packaging $(DKMS_SRC)/
+	dkms add $(DKMS_SRC)
 	dkms build $(PACKAGE)/$(VERSION) -k $(KVER)
 	dkms install $(PACKAGE)/$(VERSION) -k $(KVER)
 

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install the Debian packages kvm-nested's build and checks need, then the
-# test rig's (rig/deps.sh).  Refreshes apt's lists too: newest_kver and the
+# test rig's (rig/deps.sh) and the packaging's (packaging/deps.sh).  Refreshes apt's lists too: newest_kver and the
 # source lookup read them.  Needs root; prints the command when not root.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 # The kernel headers pin gcc-12; pahole (dwarves) for abi-check.
-PKGS="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl shellcheck"
+PKGS="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl shellcheck
+ccache"
 
 missing=
 for p in $PKGS; do
@@ -28,6 +29,5 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $missing
 fi
-if [ -e "$TOP/rig/deps.sh" ]; then
-	sh "$TOP/rig/deps.sh" all
-fi
+sh "$TOP/rig/deps.sh" all
+sh "$TOP/packaging/deps.sh"

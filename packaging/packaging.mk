@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Packaging targets; the top-level Makefile includes this file
+# (-include packaging/packaging.mk).  Tools: sh packaging/deps.sh.
+#
+#   make deb          build/pkg/kvm-nested-dkms_<version>_all.deb, lintian
+#   make rpm          build/pkg/rpm/RPMS/noarch/kvm-nested-dkms-*.rpm, rpmlint
+#   make pkgtest      install/upgrade/purge the .deb in a Debian 12 chroot
+#   make status-test  kvm-nested-status against fake trees; shellcheck
+#   make pkg-deps     install the tools the above need (root)
+
+PKGDIR ?= $(BUILD)/pkg
+
+deb:
+	packaging/mkpkg deb $(PKGDIR)
+
+rpm:
+	packaging/mkpkg rpm $(PKGDIR)
+
+pkgtest:
+	tests/pkgtest
+
+status-test:
+	tests/status/run
+
+pkg-deps:
+	sh packaging/deps.sh
+
+.PHONY: deb rpm pkgtest status-test pkg-deps
