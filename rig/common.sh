@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared functions of the runtime rig (rig/*.sh).  Source it after setting
+# TOP; it sources scripts/lib.sh.
+#
+# Layout under $BUILD/rig/:
+#   src/<srcver>/linux-source-X.Y/   full Debian source tree (headers_install'ed)
+#   selftests/<srcver>/upstream/     upstream KVM selftests (static), OUTPUT dir
+#   selftests/<srcver>/ours/         selftests/*.c built against the same lib
+#   run/<kver>-<vendor>/             initramfs tree, cpio, ISO, bochsrc
+#   logs/                            serial logs and reports, one per run
+#
+# shellcheck shell=sh
+
+# shellcheck source=../scripts/lib.sh
+. "$TOP/scripts/lib.sh"
+# shellcheck disable=SC2034 # used by the scripts that source this
+RIG=$TOP/rig
+# shellcheck disable=SC2034
+RIGB=$BUILD/rig
+: "${JOBS:=2}"
+
+# Debian version of the source of KVER (that of its image package).
+rig_srcver()
+{
+	rs_f=$BUILD/kernels/$1/image/.debian-version
+	if [ ! -s "$rs_f" ]; then
+		rs_deb=$(rig_image_deb "$1")
+		mkdir -p "$(dirname "$rs_f")"
+		dpkg-deb -f "$rs_deb" Version >"$rs_f"
+	fi
+	cat "$rs_f"
+}
+
+# The linux-image-KVER-unsigned .deb, downloaded to the cache if needed.
+rig_image_deb()
+{
+	# fetch_deb may fail on the very download of an arch-specific package
+	# (it guesses the _all.deb name before the file exists); ask twice.
+	fetch_deb "linux-image-$1-unsigned" 2>/dev/null ||
+		fetch_deb "linux-image-$1-unsigned" ||
+		die "no package linux-image-$1-unsigned in apt's lists"
+}
+
+# Extracted image of KVER; prints its root.
+rig_image()
+{
+	rig_image_deb "$1" >/dev/null
+	fetch_image "$1"
+}
+
+# Path of module NAME (kvm-amd, kvm_amd, ...) in the image of KVER (.ko or
+# .ko.xz/.ko.zst), empty if none: rig_stock_module KVER NAME
+rig_stock_module()
+{
+	rsm_dir=$BUILD/kernels/$1/image/lib/modules/$1
+	rsm_a=$(echo "$2" | tr _ -)
+	rsm_b=$(echo "$2" | tr - _)
+	find "$rsm_dir" \( -name "$rsm_a.ko" -o -name "$rsm_a.ko.*" \
+		-o -name "$rsm_b.ko" -o -name "$rsm_b.ko.*" \) | head -n 1
+}
+
+# Copy a module to DEST as a plain .ko, decompressing it if needed.
+rig_copy_module()
+{
+	case $1 in
+	*.ko.xz) xz -dc "$1" >"$2" ;;
+	*.ko.zst) zstd -qdc "$1" >"$2" ;;
+	*.ko.gz) gzip -dc "$1" >"$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
+}
+
+# Seconds since the epoch.
+now()
+{
+	date +%s
+}
+
+# Stop a process we started: TERM, then KILL after 5 s.
+stop_pid()
+{
+	kill "$1" 2>/dev/null || return 0
+	sp_i=0
+	while kill -0 "$1" 2>/dev/null && [ $sp_i -lt 5 ]; do
+		sleep 1
+		sp_i=$((sp_i + 1))
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+
+# watch_pid PID LOG TOTAL STALL: wait for emulator PID whose console goes to
+# LOG; stop it after TOTAL seconds, after STALL seconds without console
+# output, or 20 s after the guest printed RIG-END (Bochs does not power off).
+# Echoes RIG-RESULT lines to stderr as they come; writes why it stopped the
+# emulator, if it did, to LOG.host.
+watch_pid()
+{
+	wp_pid=$1
+	wp_log=$2
+	: >"$wp_log.host"
+	tail -n +1 -F --pid="$wp_pid" "$wp_log" 2>/dev/null |
+		grep --line-buffered -a -o -E 'RIG-(MODULES .*status=[a-z]+|RESULT .*result=[A-Z]+|END)' >&2 &
+	wp_t0=$(now)
+	wp_last=$wp_t0
+	wp_size=-1
+	wp_end=
+	while kill -0 "$wp_pid" 2>/dev/null; do
+		sleep 2
+		wp_t=$(now)
+		wp_s=$(stat -c %s "$wp_log" 2>/dev/null || echo 0)
+		if [ "$wp_s" != "$wp_size" ]; then
+			wp_size=$wp_s
+			wp_last=$wp_t
+		fi
+		if [ -z "$wp_end" ] && grep -a -q 'RIG-END' "$wp_log"; then
+			wp_end=$wp_t
+		fi
+		wp_why=
+		if [ -n "$wp_end" ] && [ $((wp_t - wp_end)) -ge 20 ]; then
+			wp_why="done"
+		elif [ $((wp_t - wp_t0)) -ge "$3" ]; then
+			wp_why="host timeout: the emulator ran ${3}s"
+		elif [ $((wp_t - wp_last)) -ge "$4" ]; then
+			wp_why="stall: no console output for ${4}s"
+		fi
+		if [ -n "$wp_why" ]; then
+			[ "$wp_why" = "done" ] || echo "$wp_why" >"$wp_log.host"
+			stop_pid "$wp_pid"
+			break
+		fi
+	done
+	wait "$wp_pid" 2>/dev/null || true
+}

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The runtime rig (docs/rig.md), included by the top-level Makefile.
+#
+#   make vmtest KVER=...          SVM: stock, ours-eager, ours-legacy (QEMU TCG)
+#   make vmtest-vmx KVER=...      the same for VMX (Bochs)
+#   make vmtest-full KVER=...     every x86_64 selftest that builds (not in CI)
+#   make vmtest-baseline KVER=... stock modules only (= OURS=0)
+#   make rig-selfcheck KVER=...   the rig's own tests (rig/selftest-patches)
+#   make rig-deps                 apt-get install what the rig needs (root)
+#
+# Variables: KVER (required), OURS=0 (skip our modules, and `module`),
+# TESTS="a b" (only these), RETRIES=n (reruns of a failure, default 1),
+# VMTEST_FLAGS (more rig/vmtest.sh options).
+
+TOP ?= $(CURDIR)
+OURS ?= 1
+RIG_SH := $(TOP)/rig
+
+rig_need_kver = $(if $(KVER),,$(error KVER=<Debian kernel release> is required))
+rig_flags = --ours $(OURS) $(if $(TESTS),--tests "$(TESTS)") \
+	$(if $(RETRIES),--retries $(RETRIES)) $(VMTEST_FLAGS)
+# Our modules are built first unless OURS=0.
+rig_module = $(if $(filter 0,$(OURS)),,module)
+
+vmtest: $(rig_module)
+	$(rig_need_kver)
+	$(RIG_SH)/vmtest.sh $(rig_flags) $(KVER)
+
+vmtest-vmx: $(rig_module)
+	$(rig_need_kver)
+	$(RIG_SH)/vmtest.sh --vmx $(rig_flags) $(KVER)
+
+vmtest-full: $(rig_module)
+	$(rig_need_kver)
+	$(RIG_SH)/vmtest.sh --full $(rig_flags) $(KVER)
+
+vmtest-full-vmx: $(rig_module)
+	$(rig_need_kver)
+	$(RIG_SH)/vmtest.sh --vmx --full $(rig_flags) $(KVER)
+
+vmtest-baseline:
+	$(rig_need_kver)
+	$(RIG_SH)/vmtest.sh --ours 0 $(if $(TESTS),--tests "$(TESTS)") $(VMTEST_FLAGS) $(KVER)
+
+rig-selfcheck:
+	$(rig_need_kver)
+	$(RIG_SH)/selfcheck.sh $(KVER)
+
+rig-selfcheck-vmx:
+	$(rig_need_kver)
+	$(RIG_SH)/selfcheck.sh --vmx $(KVER)
+
+rig-deps:
+	$(RIG_SH)/deps.sh all
+
+.PHONY: vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \
+	rig-selfcheck rig-selfcheck-vmx rig-deps

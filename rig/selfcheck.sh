@@ -1,0 +1,90 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# rig/selfcheck.sh [--vmx] KVER: self-tests of the rig.  For each patch in
+# rig/selftest-patches/<series>/, build our modules with that patch on top
+# of patches/<series>/ (in a separate build tree, build/rig/selfcheck/, so
+# build/kvm/ is left alone), run vmtest with them, and check that the run
+# fails the way rig/selftest-patches/expectations says.
+set -eu
+
+: "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
+# shellcheck source=common.sh
+. "$TOP/rig/common.sh"
+
+VMX=
+if [ "${1:-}" = --vmx ]; then
+	VMX=--vmx
+	shift
+fi
+KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER}
+SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
+PDIR=$RIG/selftest-patches/$SERIES
+[ -d "$PDIR" ] || die "no rig self-test patches for $SERIES"
+
+# A build tree sharing the caches of $BUILD but with its own kvm/.
+build_tree()
+{
+	mkdir -p "$1"
+	for bt_d in cache kernels src-deb prep; do
+		mkdir -p "$BUILD/$bt_d"
+		[ -e "$1/$bt_d" ] || ln -s "$BUILD/$bt_d" "$1/$bt_d"
+	done
+}
+
+# The project's series plus one rig patch, into DIR.
+patch_dir()
+{
+	rm -rf "$1"
+	mkdir -p "$1"
+	cp "$TOP/patches/$SERIES/"* "$1/"
+	cp "$2" "$1/"
+	basename "$2" >>"$1/series"
+}
+
+# check PATCH: 0 when vmtest with PATCH applied fails as expected.
+check()
+{
+	ck_name=$(basename "$1" .patch)
+	ck_num=${ck_name%%-*}
+	ck_re=$(awk -v n="$ck_num" '$1 == n { sub(/^[^\t ]+[\t ]+/, ""); print; exit }' \
+		"$RIG/selftest-patches/expectations")
+	[ -n "$ck_re" ] || die "no expectation for $ck_name in selftest-patches/expectations"
+	ck_w=$RIGB/selfcheck/$KVER/$ck_num
+	build_tree "$ck_w/build"
+	patch_dir "$ck_w/patches" "$1"
+	say "selfcheck $ck_name: building ours with it"
+	BUILD=$ck_w/build PATCHDIR=$ck_w/patches "$TOP/scripts/build" "$KVER" \
+		>"$ck_w/build.log" 2>&1 || {
+		cat "$ck_w/build.log" >&2
+		echo "RIG-SELFCHECK $ck_name FAIL (does not build)"
+		return 1
+	}
+	say "selfcheck $ck_name: vmtest, expecting failure and /$ck_re/"
+	ck_rc=0
+	# shellcheck disable=SC2086 # VMX is empty or one word
+	"$RIG/vmtest.sh" $VMX --ours-dir "$ck_w/build/kvm/$KVER" "$KVER" \
+		>"$ck_w/vmtest.out" 2>&1 || ck_rc=$?
+	sed -n '/^== /,$p' "$ck_w/vmtest.out"
+	if [ "$ck_rc" -eq 0 ]; then
+		echo "RIG-SELFCHECK $ck_name FAIL (vmtest passed)"
+		return 1
+	fi
+	if ! grep -E -q "$ck_re" "$ck_w/vmtest.out"; then
+		echo "RIG-SELFCHECK $ck_name FAIL (vmtest failed, but no line matches /$ck_re/)"
+		return 1
+	fi
+	echo "RIG-SELFCHECK $ck_name ok: vmtest failed with: $(grep -E -m1 "$ck_re" "$ck_w/vmtest.out")"
+}
+
+npass=0
+nfail=0
+for p in "$PDIR"/*.patch; do
+	if check "$p"; then
+		npass=$((npass + 1))
+	else
+		nfail=$((nfail + 1))
+	fi
+done
+echo "$npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nested_smm_rsm_test - SMI while the vCPU runs L2 (nested SVM), then RSM
+ * back into L2, with the SMM handler possibly changing vmcb12 behind L1.
+ *
+ * L1 runs L2 with the MSR_PROT intercept and its MSR permission map set to
+ * intercept RDMSR(FS_BASE).  When L2 reports in, the host raises an SMI
+ * (KVM_SMI).  KVM exits L2 to enter SMM; the SMM handler at SMBASE + 0x8000
+ * (real mode, 4 GiB segment limits) stores one dword, reports to the host
+ * through an IN from port SYNC_PORT and executes RSM, which re-enters L2 from
+ * the vmcb12 in guest memory.  Guest RAM is aliased into the SMM address
+ * space so that the handler can reach vmcb12.  Variants:
+ *
+ *   plain          the store goes to SMRAM scratch; L2 must resume and the
+ *                  guest complete, L2's RDMSR(FS_BASE) exiting to L1, i.e.
+ *                  the MSRPM was (re)loaded after RSM.
+ *   corrupt-vmrun  the handler clears the VMRUN intercept in vmcb12;
+ *   corrupt-asid   the handler sets vmcb12's ASID to 0: both are illegal
+ *                  vmcb12 controls, so RSM must fail and L1 (not L2) shut
+ *                  down: KVM_EXIT_SHUTDOWN, out of guest mode afterwards.
+ *                  Stock 6.1 does not check vmcb12 on RSM (6.12 does, via
+ *                  nested_svm_check_cached_vmcb12()): there L2 resumes and
+ *                  the variant is reported, not failed.
+ *   unbacked-msrpm the handler moves msrpm_base_pa to an unbacked GPA:
+ *                  eager mode (kvm-nested, defer_nested_state_pages=N)
+ *                  loads the MSRPM at RSM, which must fail: shutdown of L1;
+ *                  legacy and stock load it at the next entry, which fails
+ *                  with KVM_EXIT_INTERNAL_ERROR.
+ *
+ * The rig flags host splats.  When the VM's debugfs file nested_state_pages
+ * exists (kvm-nested), its counts are checked for every variant.
+ *
+ * Usage: nested_smm_rsm_test [variant...] (default: all)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "svm_util.h"
+
+#define PARAM		"/sys/module/kvm/parameters/defer_nested_state_pages"
+
+#define SMRAM_GPA	0x1000000ull
+#define SMRAM_SIZE	0x10000
+#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
+#define SMRAM_MEMSLOT	((1 << 16) | 1)		/* address space 1 (SMM), slot 1 */
+#define SMM_RAM_ALIAS	((1 << 16) | 2)		/* slot 0 seen from SMM */
+#define SMRAM_SCRATCH	0x4000			/* offset of the plain variant's store */
+#define SMI_STAGE	0xfe
+#define SYNC_PORT	0xe
+
+#define UNBACKED_GPA	0x80000000ull
+#define MARKER		0x5a5aa5a5u
+
+#define FS_BASE_BYTE	(0x800 + (MSR_FS_BASE - 0xc0000000) / 4)
+#define FS_BASE_RDBIT	(1u << (2 * ((MSR_FS_BASE - 0xc0000000) % 4)))
+#define L2_STACK_SIZE	256
+
+enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
+static const char * const mode_name[] = { "stock", "eager", "legacy" };
+
+enum variant { V_PLAIN, V_CORRUPT_VMRUN, V_CORRUPT_ASID, V_UNBACKED_MSRPM, NR_VARIANTS };
+static const char * const variant_name[NR_VARIANTS] = {
+	"plain", "corrupt-vmrun", "corrupt-asid", "unbacked-msrpm",
+};
+
+/*
+ * The SMI handler, 16-bit code: store a dword, report, RSM.
+ *   66 b8 <addr32>   mov $addr, %eax
+ *   66 bb <val32>    mov $val, %ebx
+ *   67 66 89 18      mov %ebx, (%eax)     (DS base 0, limit 4 GiB in SMM)
+ *   b0 fe            mov $SMI_STAGE, %al
+ *   e4 0e            in $SYNC_PORT, %al
+ *   0f aa            rsm
+ */
+static uint8_t smi_handler[] = {
+	0x66, 0xb8, 0, 0, 0, 0,
+	0x66, 0xbb, 0, 0, 0, 0,
+	0x67, 0x66, 0x89, 0x18,
+	0xb0, SMI_STAGE,
+	0xe4, SYNC_PORT,
+	0x0f, 0xaa,
+};
+#define HANDLER_ADDR_OFF	2
+#define HANDLER_VAL_OFF		8
+
+static void l2_vmmcall(void)
+{
+	__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
+			     : : "a"(0xdeadbeef), "c"(0xbeefdead)
+			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
+			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+}
+
+static void l2_guest_code(void)
+{
+	GUEST_SYNC(2);			/* in L2: the host raises an SMI here */
+	(void)rdmsr(MSR_FS_BASE);	/* L1's MSRPM makes this exit to L1 */
+	GUEST_SYNC(4);
+	l2_vmmcall();
+}
+
+static void l1_guest_code(struct svm_test_data *svm)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+	struct vmcb *vmcb = svm->vmcb;
+	uint8_t *msrpm = svm->msr;
+
+	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
+	msrpm[FS_BASE_BYTE] |= FS_BASE_RDBIT;
+	GUEST_SYNC(1);
+
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, vmcb->control.exit_info_1, 0, 0);
+	vmcb->save.rip += 2;		/* skip RDMSR (0f 32); no NRIP save */
+
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(5, vmcb->control.exit_code, 0, 0, 0);
+	GUEST_DONE();
+}
+
+static enum mode read_mode(void)
+{
+	char buf[4] = {};
+	int fd = open(PARAM, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0) {
+		TEST_ASSERT(errno == ENOENT, "open(%s): expected success or ENOENT, got errno %d",
+			    PARAM, errno);
+		return MODE_STOCK;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	TEST_ASSERT(n >= 1 && (buf[0] == 'Y' || buf[0] == 'N'),
+		    "%s: expected Y or N, got \"%s\"", PARAM, buf);
+	return buf[0] == 'N' ? MODE_EAGER : MODE_LEGACY;
+}
+
+static bool kernel_is_6_1(void)
+{
+	struct utsname u;
+
+	TEST_ASSERT(!uname(&u), "uname: errno %d", errno);
+	return !strncmp(u.release, "6.1.", 4);
+}
+
+struct np_counts {
+	char mode[16];
+	long rsm, set_nested_state, vmentry, legacy_request, failed;
+};
+
+static bool read_np_counts(struct kvm_vm *vm, struct np_counts *c)
+{
+	char path[128], line[128];
+	FILE *f;
+	int seen = 0;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/nested_state_pages",
+		 getpid(), vm->fd);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->vmentry = -1;	/* optional: VM-entry loads may be traced only */
+	while (fgets(line, sizeof(line), f)) {
+		seen += sscanf(line, "mode: %15s", c->mode);
+		seen += sscanf(line, "rsm: %ld", &c->rsm);
+		seen += sscanf(line, "set_nested_state: %ld", &c->set_nested_state);
+		sscanf(line, "vmentry: %ld", &c->vmentry);
+		seen += sscanf(line, "legacy_request: %ld", &c->legacy_request);
+		seen += sscanf(line, "failed: %ld", &c->failed);
+	}
+	fclose(f);
+	TEST_ASSERT(seen == 5, "%s: expected the lines mode, rsm, set_nested_state, legacy_request, failed (and optionally vmentry), parsed %d of them",
+		    path, seen);
+	return true;
+}
+
+static void check_np(struct kvm_vm *vm, const char *variant, const char *mode,
+		     long rsm, long legacy_request, long vmentry, long failed)
+{
+	struct np_counts c;
+
+	if (!read_np_counts(vm, &c))
+		return;
+	TEST_ASSERT(!strcmp(c.mode, mode) && c.rsm == rsm && c.set_nested_state == 0 &&
+		    c.legacy_request == legacy_request &&
+		    (c.vmentry < 0 || c.vmentry == vmentry) &&
+		    c.failed == failed,
+		    "%s: debugfs nested_state_pages: expected mode %s rsm %ld set_nested_state 0 legacy_request %ld vmentry %ld failed %ld, got mode %s rsm %ld set_nested_state %ld legacy_request %ld vmentry %ld failed %ld",
+		    variant, mode, rsm, legacy_request, vmentry, failed, c.mode,
+		    c.rsm, c.set_nested_state, c.legacy_request, c.vmentry, c.failed);
+}
+
+static bool in_guest_mode(struct kvm_vcpu *vcpu)
+{
+	union {
+		struct kvm_nested_state hdr;
+		char buf[16384];
+	} ns;
+
+	memset(&ns, 0, sizeof(ns));
+	ns.hdr.size = sizeof(ns);
+	vcpu_nested_state_get(vcpu, &ns.hdr);
+	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
+}
+
+/* Run; the exit must be the ucall of @stage.  Returns it. */
+static struct ucall expect_stage(struct kvm_vcpu *vcpu, const char *variant, int stage)
+{
+	struct kvm_run *run = vcpu->run;
+	struct ucall uc;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO,
+		    "%s: stage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
+		    variant, stage, run->exit_reason, exit_reason_str(run->exit_reason));
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	case UCALL_SYNC:
+		TEST_ASSERT(uc.args[1] == stage, "%s: expected guest stage %d, got stage %lu",
+			    variant, stage, (unsigned long)uc.args[1]);
+		break;
+	case UCALL_DONE:
+		TEST_ASSERT(stage == 0, "%s: guest done, expected stage %d", variant, stage);
+		break;
+	default:
+		TEST_FAIL("%s: stage %d: unexpected exit (port 0x%x, ucall %lu)", variant,
+			  stage, run->io.port, (unsigned long)uc.cmd);
+	}
+	return uc;
+}
+
+static struct ucall run_to_stage(struct kvm_vcpu *vcpu, const char *variant, int stage)
+{
+	vcpu_run(vcpu);
+	return expect_stage(vcpu, variant, stage);
+}
+
+static void run_variant(enum variant v, enum mode mode, bool is_6_1)
+{
+	const char *name = variant_name[v];
+	const char *np_mode = mode == MODE_EAGER ? "eager" : "legacy";
+	struct userspace_mem_region *ram;
+	struct kvm_userspace_memory_region alias;
+	struct kvm_vcpu_events events;
+	struct svm_test_data *svm;
+	struct kvm_regs regs;
+	struct kvm_vcpu *vcpu;
+	struct kvm_run *run;
+	struct kvm_vm *vm;
+	struct vmcb *vmcb12;
+	uint32_t addr, val;
+	struct ucall uc;
+	vm_vaddr_t svm_gva;
+	uint8_t *smram;
+
+	pr_info("variant %s\n", name);
+	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
+	run = vcpu->run;
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
+				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
+	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
+		    "could not allocate the SMRAM guest-physical pages");
+	smram = addr_gpa2hva(vm, SMRAM_GPA);
+	memset(smram, 0, SMRAM_SIZE);
+	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+
+	svm = vcpu_alloc_svm(vm, &svm_gva);
+	vcpu_args_set(vcpu, 1, svm_gva);
+
+	/* RAM (slot 0) as seen from SMM, like a real SMM address space. */
+	ram = memslot2region(vm, 0);
+	TEST_ASSERT(ram->region.guest_phys_addr + ram->region.memory_size <= SMRAM_GPA,
+		    "slot 0 (0x%llx+0x%llx) overlaps SMRAM at 0x%llx",
+		    (unsigned long long)ram->region.guest_phys_addr,
+		    (unsigned long long)ram->region.memory_size, SMRAM_GPA);
+	TEST_ASSERT(svm->vmcb_gpa < ram->region.guest_phys_addr + ram->region.memory_size &&
+		    svm->vmcb_gpa + 4096 <= 0x100000000ull,
+		    "vmcb12 at 0x%lx: expected it in slot 0, below 4 GiB",
+		    (unsigned long)svm->vmcb_gpa);
+	alias = (struct kvm_userspace_memory_region) {
+		.slot = SMM_RAM_ALIAS,
+		.guest_phys_addr = ram->region.guest_phys_addr,
+		.memory_size = ram->region.memory_size,
+		.userspace_addr = ram->region.userspace_addr,
+	};
+	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
+		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: expected success, got errno %d",
+		    errno);
+
+	run_to_stage(vcpu, name, 1);
+	run_to_stage(vcpu, name, 2);
+	TEST_ASSERT(in_guest_mode(vcpu), "%s: expected the vCPU in L2 at stage 2", name);
+
+	/* What the SMI handler will store, and where. */
+	vmcb12 = svm->vmcb_hva;
+	switch (v) {
+	case V_PLAIN:
+		addr = SMRAM_GPA + SMRAM_SCRATCH;
+		val = MARKER;
+		break;
+	case V_CORRUPT_VMRUN:
+		TEST_ASSERT(vmcb12->control.intercept & (1ull << INTERCEPT_VMRUN),
+			    "vmcb12: expected the VMRUN intercept set by L1");
+		addr = svm->vmcb_gpa + offsetof(struct vmcb_control_area, intercept) + 4;
+		val = (vmcb12->control.intercept >> 32) & ~(1u << (INTERCEPT_VMRUN - 32));
+		break;
+	case V_CORRUPT_ASID:
+		TEST_ASSERT(vmcb12->control.asid, "vmcb12: expected a nonzero ASID set by L1");
+		addr = svm->vmcb_gpa + offsetof(struct vmcb_control_area, asid);
+		val = 0;
+		break;
+	case V_UNBACKED_MSRPM:
+		TEST_ASSERT(vmcb12->control.msrpm_base_pa == svm->msr_gpa &&
+			    svm->msr_gpa < 0x100000000ull,
+			    "vmcb12: expected msrpm_base_pa 0x%lx below 4 GiB, got 0x%lx",
+			    (unsigned long)svm->msr_gpa,
+			    (unsigned long)vmcb12->control.msrpm_base_pa);
+		addr = svm->vmcb_gpa + offsetof(struct vmcb_control_area, msrpm_base_pa);
+		val = (uint32_t)UNBACKED_GPA;
+		break;
+	default:
+		TEST_FAIL("bad variant %d", v);
+	}
+	memcpy(&smi_handler[HANDLER_ADDR_OFF], &addr, 4);
+	memcpy(&smi_handler[HANDLER_VAL_OFF], &val, 4);
+	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
+
+	vcpu_ioctl(vcpu, KVM_SMI, NULL);
+	vcpu_run(vcpu);
+	vcpu_regs_get(vcpu, &regs);
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SYNC_PORT &&
+		    (regs.rax & 0xff) == SMI_STAGE,
+		    "%s: after KVM_SMI in L2: expected the SMI handler's IN from port 0x%x with al 0x%x, got exit reason %u (%s) port 0x%x al 0x%llx",
+		    name, SYNC_PORT, SMI_STAGE, run->exit_reason,
+		    exit_reason_str(run->exit_reason), run->io.port, regs.rax & 0xff);
+	vcpu_events_get(vcpu, &events);
+	TEST_ASSERT(events.smi.smm, "%s: expected the vCPU in SMM in the SMI handler", name);
+
+	/* RSM. */
+	vcpu_run(vcpu);
+
+	switch (v) {
+	case V_PLAIN: {
+		uint32_t got;
+
+		memcpy(&got, smram + SMRAM_SCRATCH, 4);
+		TEST_ASSERT(got == MARKER, "plain: expected the SMI handler's store 0x%x in SMRAM, got 0x%x",
+			    MARKER, got);
+		uc = expect_stage(vcpu, name, 3);
+		TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
+			    "plain: after RSM into L2, L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (0x%x), got exit code 0x%lx info1 0x%lx: MSRPM not loaded after RSM",
+			    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
+		run_to_stage(vcpu, name, 4);
+		uc = run_to_stage(vcpu, name, 5);
+		TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
+			    "plain: expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
+			    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
+		run_to_stage(vcpu, name, 0);
+		if (mode == MODE_EAGER)
+			check_np(vm, name, np_mode, 1, 0, 2, 0);
+		else
+			check_np(vm, name, np_mode, 0, 1, 2, 0);
+		break;
+	}
+	case V_CORRUPT_VMRUN:
+	case V_CORRUPT_ASID:
+		if (run->exit_reason != KVM_EXIT_SHUTDOWN && mode == MODE_STOCK && is_6_1) {
+			uc = expect_stage(vcpu, name, 3);
+			pr_info("%s: stock 6.1 does not check vmcb12 on RSM: L2 was resumed (exit code 0x%lx to L1); not a failure of this tree\n",
+				name, (unsigned long)uc.args[2]);
+			break;
+		}
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
+			    "%s: RSM into L2 with an illegal vmcb12: expected L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
+			    name, run->exit_reason, exit_reason_str(run->exit_reason));
+		TEST_ASSERT(!in_guest_mode(vcpu),
+			    "%s: expected L1, not L2, to be shut down (vCPU out of guest mode)", name);
+		check_np(vm, name, np_mode, 0, 0, 1, 0);
+		break;
+	case V_UNBACKED_MSRPM:
+		if (mode == MODE_EAGER) {
+			TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
+				    "%s (eager): RSM into L2 whose MSRPM is unbacked: expected the load at RSM to fail and L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
+				    name, run->exit_reason, exit_reason_str(run->exit_reason));
+			TEST_ASSERT(!in_guest_mode(vcpu),
+				    "%s (eager): expected L1, not L2, to be shut down", name);
+			check_np(vm, name, np_mode, 1, 0, 1, 1);
+		} else {
+			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTERNAL_ERROR,
+				    "%s (%s): RSM into L2 whose MSRPM is unbacked: expected the deferred load to fail with KVM_EXIT_INTERNAL_ERROR, got exit reason %u (%s)",
+				    name, mode_name[mode], run->exit_reason,
+				    exit_reason_str(run->exit_reason));
+			check_np(vm, name, np_mode, 0, 1, 1, 1);
+		}
+		break;
+	default:
+		break;
+	}
+
+	kvm_vm_free(vm);
+}
+
+int main(int argc, char *argv[])
+{
+	bool is_6_1 = kernel_is_6_1();
+	enum mode mode;
+	int i, v;
+
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
+	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
+	mode = read_mode();
+	pr_info("mode: %s, kernel series %s\n", mode_name[mode], is_6_1 ? "6.1" : "6.12");
+
+	if (argc < 2) {
+		for (v = 0; v < NR_VARIANTS; v++)
+			run_variant(v, mode, is_6_1);
+		return 0;
+	}
+	for (i = 1; i < argc; i++) {
+		for (v = 0; v < NR_VARIANTS; v++)
+			if (!strcmp(argv[i], variant_name[v]))
+				break;
+		TEST_ASSERT(v < NR_VARIANTS, "unknown variant %s", argv[i]);
+		run_variant(v, mode, is_6_1);
+	}
+	return 0;
+}

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nested_state_get_after_set_test - KVM_GET_NESTED_STATE right after
+ * KVM_SET_NESTED_STATE, before any KVM_RUN, must return what was set.
+ *
+ * L1 (nested SVM, intercepting RDMSR(FS_BASE) through its MSR permission
+ * map) runs L2; L2 reports in; the host saves the vCPU, recreates the VM
+ * over the same memory and restores the vCPU in QEMU's ioctl order.  It
+ * reads the nested state back twice before the first KVM_RUN: right after
+ * KVM_SET_NESTED_STATE, and after the whole restore (REGS ... DEBUGREGS).
+ * Both times flags, format, size, the vmcb12 GPA, the whole vmcb12 control
+ * area (msrpm_base_pa still L1's GPA, not L0's merged bitmap) and L1's
+ * VMRUN-saved state in the save area (segments ES/CS/SS/DS, GDTR, IDTR, CPL,
+ * EFER, CR0/3/4, RFLAGS, RIP, RSP, RAX) must equal the saved state; other
+ * save-area differences are only reported (stock KVM returns vmcb01's live
+ * values there, e.g. DR6 0 before L1 first runs).  All this must hold
+ * whether the pages hanging off vmcb12 were loaded inside
+ * KVM_SET_NESTED_STATE (kvm-nested, eager) or not yet (legacy, stock).
+ * The guest must then complete, L2's RDMSR exiting to L1.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "svm_util.h"
+
+#define PARAM		"/sys/module/kvm/parameters/defer_nested_state_pages"
+
+#define FS_BASE_BYTE	(0x800 + (MSR_FS_BASE - 0xc0000000) / 4)
+#define FS_BASE_RDBIT	(1u << (2 * ((MSR_FS_BASE - 0xc0000000) % 4)))
+#define L2_STACK_SIZE	256
+
+enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
+static const char * const mode_name[] = { "stock", "eager", "legacy" };
+
+union nested_buf {
+	struct kvm_nested_state hdr;
+	char buf[16384];
+};
+
+static void l2_vmmcall(void)
+{
+	__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
+			     : : "a"(0xdeadbeef), "c"(0xbeefdead)
+			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
+			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+}
+
+static void l2_guest_code(void)
+{
+	GUEST_SYNC(2);			/* in L2: the host migrates the vCPU here */
+	(void)rdmsr(MSR_FS_BASE);	/* L1's MSRPM makes this exit to L1 */
+	GUEST_SYNC(4);
+	l2_vmmcall();
+}
+
+static void l1_guest_code(struct svm_test_data *svm)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+	struct vmcb *vmcb = svm->vmcb;
+	uint8_t *msrpm = svm->msr;
+
+	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
+	msrpm[FS_BASE_BYTE] |= FS_BASE_RDBIT;
+	GUEST_SYNC(1);
+
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, vmcb->control.exit_info_1, 0, 0);
+	vmcb->save.rip += 2;		/* skip RDMSR (0f 32); no NRIP save */
+
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(5, vmcb->control.exit_code, 0, 0, 0);
+	GUEST_DONE();
+}
+
+static enum mode read_mode(void)
+{
+	char buf[4] = {};
+	int fd = open(PARAM, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0) {
+		TEST_ASSERT(errno == ENOENT, "open(%s): expected success or ENOENT, got errno %d",
+			    PARAM, errno);
+		return MODE_STOCK;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	TEST_ASSERT(n >= 1 && (buf[0] == 'Y' || buf[0] == 'N'),
+		    "%s: expected Y or N, got \"%s\"", PARAM, buf);
+	return buf[0] == 'N' ? MODE_EAGER : MODE_LEGACY;
+}
+
+static struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_IO,
+		    "stage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
+		    stage, vcpu->run->exit_reason, exit_reason_str(vcpu->run->exit_reason));
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	case UCALL_SYNC:
+		TEST_ASSERT(uc.args[1] == stage,
+			    "expected guest stage %d, got stage %lu", stage,
+			    (unsigned long)uc.args[1]);
+		break;
+	case UCALL_DONE:
+		TEST_ASSERT(stage == 0, "guest done, expected stage %d", stage);
+		break;
+	default:
+		TEST_FAIL("stage %d: unexpected ucall %lu", stage, (unsigned long)uc.cmd);
+	}
+	return uc;
+}
+
+/*
+ * The L1 state KVM_SET_NESTED_STATE takes from the vmcb12 save area: what
+ * VMRUN saves of the host (APM vol. 2, 15.5.1).  The rest of the save area
+ * that KVM_GET_NESTED_STATE returns is vmcb01's live state (e.g. DR6 is 0
+ * until L1 first runs in a new VM), so it is only reported.
+ */
+#define SAVE_FIELD(f) { #f, offsetof(struct vmcb_save_area, f), \
+			sizeof(((struct vmcb_save_area *)0)->f) }
+static const struct {
+	const char *name;
+	size_t off, size;
+} vmrun_state[] = {
+	SAVE_FIELD(es), SAVE_FIELD(cs), SAVE_FIELD(ss), SAVE_FIELD(ds),
+	SAVE_FIELD(gdtr), SAVE_FIELD(idtr), SAVE_FIELD(cpl), SAVE_FIELD(efer),
+	SAVE_FIELD(cr4), SAVE_FIELD(cr3), SAVE_FIELD(cr0), SAVE_FIELD(rflags),
+	SAVE_FIELD(rip), SAVE_FIELD(rsp), SAVE_FIELD(rax),
+};
+
+/* Compare a nested state read back with the one that was set. */
+static void check_same(struct kvm_vcpu *vcpu, const struct kvm_nested_state *set,
+		       const char *when)
+{
+	const struct vmcb *a = (const struct vmcb *)set->data.svm[0].vmcb12;
+	const struct vmcb *b;
+	const uint8_t *sa, *sb;
+	union nested_buf got;
+	int i, diffs = 0;
+
+	memset(&got, 0xaa, sizeof(got));
+	got.hdr.size = sizeof(got);
+	vcpu_nested_state_get(vcpu, &got.hdr);
+	b = (const struct vmcb *)got.hdr.data.svm[0].vmcb12;
+
+	TEST_ASSERT(got.hdr.format == set->format && got.hdr.flags == set->flags &&
+		    got.hdr.size == set->size,
+		    "%s: expected format %u flags 0x%x size %u, got format %u flags 0x%x size %u",
+		    when, set->format, set->flags, set->size, got.hdr.format,
+		    got.hdr.flags, got.hdr.size);
+	TEST_ASSERT(got.hdr.hdr.svm.vmcb_pa == set->hdr.svm.vmcb_pa,
+		    "%s: expected vmcb12 GPA 0x%llx, got 0x%llx", when,
+		    (unsigned long long)set->hdr.svm.vmcb_pa,
+		    (unsigned long long)got.hdr.hdr.svm.vmcb_pa);
+	TEST_ASSERT(b->control.msrpm_base_pa == a->control.msrpm_base_pa,
+		    "%s: expected msrpm_base_pa to stay L1's GPA 0x%llx, got 0x%llx", when,
+		    (unsigned long long)a->control.msrpm_base_pa,
+		    (unsigned long long)b->control.msrpm_base_pa);
+
+	/* The whole control area. */
+	for (i = 0; i < (int)sizeof(a->control); i += 8) {
+		uint64_t x = 0, y = 0;
+		int n = sizeof(a->control) - i < 8 ? sizeof(a->control) - i : 8;
+
+		memcpy(&x, (const uint8_t *)&a->control + i, n);
+		memcpy(&y, (const uint8_t *)&b->control + i, n);
+		if (x != y && diffs++ < 16)
+			pr_info("%s: vmcb12 control+0x%03x: set 0x%016lx, got 0x%016lx\n",
+				when, i, (unsigned long)x, (unsigned long)y);
+	}
+	TEST_ASSERT(!diffs, "%s: expected the vmcb12 control area that was set, got %d differing quadwords (listed above)",
+		    when, diffs);
+
+	/* L1's VMRUN-saved state. */
+	sa = (const uint8_t *)&a->save;
+	sb = (const uint8_t *)&b->save;
+	for (i = 0; i < (int)ARRAY_SIZE(vmrun_state); i++) {
+		uint64_t x = 0, y = 0;
+
+		if (!memcmp(sa + vmrun_state[i].off, sb + vmrun_state[i].off,
+			    vmrun_state[i].size))
+			continue;
+		memcpy(&x, sa + vmrun_state[i].off, vmrun_state[i].size < 8 ? vmrun_state[i].size : 8);
+		memcpy(&y, sb + vmrun_state[i].off, vmrun_state[i].size < 8 ? vmrun_state[i].size : 8);
+		pr_info("%s: vmcb12 save.%s: set 0x%lx, got 0x%lx\n", when,
+			vmrun_state[i].name, (unsigned long)x, (unsigned long)y);
+		diffs++;
+	}
+	TEST_ASSERT(!diffs, "%s: expected L1's VMRUN-saved state in the vmcb12 save area as set, got %d differing fields (listed above)",
+		    when, diffs);
+
+	/* The rest of the save area: informational. */
+	for (i = 0; i + 8 <= (int)sizeof(a->save); i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, sa + i, 8);
+		memcpy(&y, sb + i, 8);
+		if (x != y)
+			pr_info("%s: note: vmcb12 save+0x%03x (not VMRUN-saved state) differs: set 0x%lx, got 0x%lx\n",
+				when, i, (unsigned long)x, (unsigned long)y);
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	struct kvm_x86_state *st;
+	struct svm_test_data *svm;
+	vm_vaddr_t svm_gva;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct vmcb *vmcb12;
+	struct ucall uc;
+	enum mode mode;
+
+	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
+	mode = read_mode();
+	pr_info("mode: %s\n", mode_name[mode]);
+
+	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
+	svm = vcpu_alloc_svm(vm, &svm_gva);
+	vcpu_args_set(vcpu, 1, svm_gva);
+
+	run_to_stage(vcpu, 1);
+	run_to_stage(vcpu, 2);
+
+	st = vcpu_save_state(vcpu);
+	TEST_ASSERT(st->nested.format == KVM_STATE_NESTED_FORMAT_SVM &&
+		    (st->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
+		    "saved nested state: expected SVM format in guest mode, got format %u flags 0x%x",
+		    st->nested.format, st->nested.flags);
+	vmcb12 = (struct vmcb *)st->nested.data.svm[0].vmcb12;
+	TEST_ASSERT(st->nested.hdr.svm.vmcb_pa == svm->vmcb_gpa &&
+		    vmcb12->control.msrpm_base_pa == svm->msr_gpa,
+		    "saved nested state: expected vmcb12 at 0x%lx with MSRPM 0x%lx, got 0x%llx and 0x%llx",
+		    (unsigned long)svm->vmcb_gpa, (unsigned long)svm->msr_gpa,
+		    (unsigned long long)st->nested.hdr.svm.vmcb_pa,
+		    (unsigned long long)vmcb12->control.msrpm_base_pa);
+
+	kvm_vm_release(vm);
+	vcpu = vm_recreate_with_one_vcpu(vm);
+
+	vcpu_sregs_set(vcpu, &st->sregs);
+	vcpu_nested_state_set(vcpu, &st->nested);
+	check_same(vcpu, &st->nested, "right after KVM_SET_NESTED_STATE");
+
+	vcpu_regs_set(vcpu, &st->regs);
+	vcpu_xsave_set(vcpu, st->xsave);
+	if (kvm_has_cap(KVM_CAP_XCRS))
+		vcpu_xcrs_set(vcpu, &st->xcrs);
+	vcpu_msrs_set(vcpu, &st->msrs);
+	vcpu_events_set(vcpu, &st->events);
+	vcpu_mp_state_set(vcpu, &st->mp_state);
+	vcpu_debugregs_set(vcpu, &st->debugregs);
+	check_same(vcpu, &st->nested, "after the whole restore, before KVM_RUN");
+
+	uc = run_to_stage(vcpu, 3);
+	TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
+		    "L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (exit code 0x%x, info1 0), got exit code 0x%lx info1 0x%lx",
+		    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
+	run_to_stage(vcpu, 4);
+	uc = run_to_stage(vcpu, 5);
+	TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
+		    "expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
+		    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
+	run_to_stage(vcpu, 0);
+
+	kvm_x86_state_cleanup(st);
+	kvm_vm_free(vm);
+	return 0;
+}
