@@ -6,9 +6,8 @@
 # value of kvm.defer_nested_state_pages, and powers off.
 #
 # Files put there by rig/initramfs.sh:
-#   /etc/rig/conf           VENDOR (kvm_amd|kvm_intel), PHASES ("stock ours"),
-#                           RETRIES (reruns of a failed test)
-#   /etc/rig/tests          "name timeout" per line, in run order
+#   /etc/rig/conf           VENDOR (kvm_amd|kvm_intel), PHASES ("stock ours")
+#   /etc/rig/tests          "name timeout retries" per line, in run order
 #   /lib/rig/<set>/modules  "file.ko params" per line in load order (set:
 #                           stock or ours); the .ko files beside it
 #
@@ -132,6 +131,10 @@ verify_set()
 		*) why="$why version=$version" ;;
 		esac
 		[ -e "$PARAM" ] || why="$why no-defer_nested_state_pages"
+		while read -r m sv; do
+			got=$(cat "/sys/module/$m/srcversion" 2>/dev/null)
+			[ "$got" = "$sv" ] || why="$why $m-srcversion=$got,expected=$sv"
+		done </lib/rig/ours/srcversions
 		;;
 	esac
 	detail="version=\"$version\" taint=$ktaint nested=$nested"
@@ -186,8 +189,8 @@ attempt()
 	esac
 }
 
-# run_test MODE NAME TIMEOUT: a failure (not a timeout) is retried up to
-# RETRIES times; the result line says how the first try ended (first=).
+# run_test MODE NAME TIMEOUT RETRIES: a failure (not a timeout) is retried
+# up to RETRIES times; the result line says how the first try ended.
 run_test()
 {
 	echo "RIG-BEGIN mode=$1 test=$2"
@@ -199,7 +202,7 @@ run_test()
 	attempt "$2" "$3"
 	first=$res
 	tries=1
-	while [ "$res" = FAIL ] && [ "$tries" -le "${RETRIES:-0}" ]; do
+	while [ "$res" = FAIL ] && [ "$tries" -le "$4" ]; do
 		echo "RIG-RETRY mode=$1 test=$2 result=$res rc=$rc secs=$secs"
 		kmark "retry mode=$1 test=$2"
 		attempt "$2" "$3"
@@ -214,8 +217,8 @@ run_mode()
 {
 	step "mode $1"
 	set_mode "$1" || return 1
-	while read -r name tmo; do
-		run_test "$1" "$name" "$tmo"
+	while read -r name tmo retries; do
+		run_test "$1" "$name" "$tmo" "$retries"
 	done </etc/rig/tests
 }
 

@@ -7,7 +7,7 @@
 #   KVER      kernel release whose image supplies the stock modules
 #   VENDOR    amd or intel
 #   PHASES    "stock", "ours" or "stock ours"
-#   TESTS     file of "name timeout" lines, in run order
+#   TESTS     file of "name timeout retries" lines, in run order
 #   INDEX     the selftest index of rig/selftests.sh ("name path" lines)
 #   OURS_DIR  directory with our kvm.ko and kvm-<vendor>.ko (unused without
 #             the ours phase)
@@ -91,19 +91,23 @@ ours_set()
 		die "$OURS_DIR/kvm.ko is built for $os_k, not $KVER"
 	add_module ours "$OURS_DIR/kvm.ko" ""
 	add_module ours "$OURS_DIR/kvm-$VENDOR.ko" "nested=1"
+	# init checks that exactly these got loaded.
+	for os_m in kvm "kvm-$VENDOR"; do
+		echo "$(echo "$os_m" | tr - _) $(modinfo -F srcversion "$OURS_DIR/$os_m.ko")"
+	done >"$ROOT/lib/rig/ours/srcversions"
 }
 
 tests()
 {
 	mkdir -p "$ROOT/tests" "$ROOT/etc/rig"
 	: >"$ROOT/etc/rig/tests"
-	while read -r t_name t_tmo; do
+	while read -r t_name t_tmo t_retries; do
 		# The last match: ours come after upstream's in the index.
 		t_path=$(awk -v n="$t_name" '$1 == n { p = $2 } END { print p }' "$INDEX")
 		if [ -n "$t_path" ]; then
 			strip -o "$ROOT/tests/$t_name" "$t_path"
 		fi
-		echo "$t_name $t_tmo" >>"$ROOT/etc/rig/tests"
+		echo "$t_name $t_tmo ${t_retries:-0}" >>"$ROOT/etc/rig/tests"
 	done <"$TESTS"
 }
 
@@ -117,12 +121,14 @@ base()
 		die "/bin/busybox is not static: install busybox-static (rig/deps.sh)"
 	cp /bin/busybox "$ROOT/bin/busybox"
 	ln -s busybox "$ROOT/bin/sh"
+	# The selftests' backtraces call addr2line; there is none in the guest.
+	printf '#!/bin/sh\nexit 0\n' >"$ROOT/bin/addr2line"
+	chmod 755 "$ROOT/bin/addr2line"
 	cp "$RIG/init.sh" "$ROOT/init"
 	chmod 755 "$ROOT/init"
 	{
 		echo "VENDOR=kvm_$VENDOR"
 		echo "PHASES=\"$PHASES\""
-		echo "RETRIES=${RETRIES:-1}"
 	} >"$ROOT/etc/rig/conf"
 }
 

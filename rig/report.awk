@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# awk -f rig/report.awk -v modes="stock eager legacy" -v title=... PLAN LOG
+# awk -f rig/report.awk -v modes="stock eager legacy" -v title=... \
+#     [-v ignore_file=rig/splat-ignore] [-v hostnote=...] PLAN LOG
 #
 # Turns the serial log of one rig run into a table and verdicts.
 #   PLAN  "name timeout ours_only known_fail emu_limit" per test (vmtest.sh)
@@ -95,6 +96,17 @@ BEGIN {
 		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
 		"possible (recursive|circular) locking|inconsistent lock state|" \
 		"Kernel panic"
+	if (ignore_file != "")
+		while ((getline l < ignore_file) > 0)
+			if (l !~ /^[ \t]*(#|$)/)
+				ignore[++nignore] = l
+}
+
+function ignored(line,    i) {
+	for (i = 1; i <= nignore; i++)
+		if (line ~ ignore[i])
+			return 1
+	return 0
 }
 
 # The plan.
@@ -149,6 +161,12 @@ FNR == NR {
 
 # Kernel messages (live on the console or dumped) carry a timestamp.
 /^\[ *[0-9]+\.[0-9]+\]/ && !/kvm-rig: / && $0 ~ splat_re {
+	if (ignored($0)) {
+		if (!($0 in ignored_seen))
+			ignored_list[++nignored] = where ": " $0
+		ignored_seen[$0] = 1
+		next
+	}
 	nsplat++
 	if (!(where in splat_first))
 		splat_first[where] = $0
@@ -218,6 +236,8 @@ END {
 			split(w, wm, ":")
 			printf "splat during test %s (mode %s): %s\n", wm[2], wm[1], splat_first[w]
 		}
+	for (i = 1; i <= nignored; i++)
+		printf "ignored (rig/splat-ignore) during %s\n", ignored_list[i]
 	if (hostnote != "")
 		printf "host stopped the emulator: %s\n", hostnote
 	if (!started) {
