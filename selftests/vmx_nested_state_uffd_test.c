@@ -9,7 +9,8 @@
  * and the APIC-access page (page 2, virtualize APIC accesses).  L2 reports
  * in, the host saves the vCPU, creates a new VM over the same memory, drops
  * those pages and registers them with userfaultfd (missing mode), then
- * restores in QEMU's order (SREGS, NESTED_STATE, REGS, XSAVE, XCRS, MSRS,
+ * restores in QEMU's order (VMX capability MSRs first, as QEMU sets them at
+ * vCPU setup, then SREGS, NESTED_STATE, REGS, XSAVE, XCRS, the other MSRS,
  * VCPU_EVENTS, MP_STATE, DEBUGREGS) and runs.  A fault thread serves the
  * faults with UFFDIO_COPY and notes the step the main thread was in.
  *
@@ -63,11 +64,11 @@ enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
 static const char * const mode_name[] = { "stock", "eager", "legacy" };
 
 enum phase {
-	PH_SETUP, PH_SREGS, PH_NESTED_STATE, PH_REGS, PH_XSAVE, PH_XCRS,
+	PH_SETUP, PH_VCPU_SETUP, PH_SREGS, PH_NESTED_STATE, PH_REGS, PH_XSAVE, PH_XCRS,
 	PH_MSRS, PH_EVENTS, PH_MP_STATE, PH_DEBUGREGS, PH_RUN, NR_PHASES
 };
 static const char * const phase_name[NR_PHASES] = {
-	"setup", "KVM_SET_SREGS", "KVM_SET_NESTED_STATE", "KVM_SET_REGS",
+	"setup", "KVM_SET_MSRS (VMX capabilities)", "KVM_SET_SREGS", "KVM_SET_NESTED_STATE", "KVM_SET_REGS",
 	"KVM_SET_XSAVE", "KVM_SET_XCRS", "KVM_SET_MSRS", "KVM_SET_VCPU_EVENTS",
 	"KVM_SET_MP_STATE", "KVM_SET_DEBUGREGS", "KVM_RUN",
 };
@@ -279,8 +280,37 @@ static void uffd_stop(struct uffd_server *s)
 	free(s->contents);
 }
 
+
+/*
+ * The VMX capability MSRs (MSR_IA32_VMX_BASIC ... MSR_IA32_VMX_VMFUNC) cannot
+ * be written while the vCPU is in VMX operation; QEMU writes them when it
+ * sets up the vCPU, not with the rest of the MSRs after KVM_SET_NESTED_STATE.
+ * Split the saved MSRs the same way.
+ */
+static bool is_vmx_cap_msr(uint32_t index)
+{
+	return index >= MSR_IA32_VMX_BASIC && index <= MSR_IA32_VMX_VMFUNC;
+}
+
+static struct kvm_msrs *msrs_subset(const struct kvm_msrs *all, bool vmx_caps)
+{
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + all->nmsrs * sizeof(m->entries[0]));
+	uint32_t i;
+
+	TEST_ASSERT(m, "calloc failed");
+	for (i = 0; i < all->nmsrs; i++)
+		if (is_vmx_cap_msr(all->entries[i].index) == vmx_caps)
+			m->entries[m->nmsrs++] = all->entries[i];
+	return m;
+}
+
 static void restore_qemu_order(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
 {
+	struct kvm_msrs *caps = msrs_subset(&st->msrs, true);
+	struct kvm_msrs *rest = msrs_subset(&st->msrs, false);
+
+	set_phase(PH_VCPU_SETUP);
+	vcpu_msrs_set(vcpu, caps);
 	set_phase(PH_SREGS);
 	vcpu_sregs_set(vcpu, &st->sregs);
 	set_phase(PH_NESTED_STATE);
@@ -294,13 +324,15 @@ static void restore_qemu_order(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
 		vcpu_xcrs_set(vcpu, &st->xcrs);
 	}
 	set_phase(PH_MSRS);
-	vcpu_msrs_set(vcpu, &st->msrs);
+	vcpu_msrs_set(vcpu, rest);
 	set_phase(PH_EVENTS);
 	vcpu_events_set(vcpu, &st->events);
 	set_phase(PH_MP_STATE);
 	vcpu_mp_state_set(vcpu, &st->mp_state);
 	set_phase(PH_DEBUGREGS);
 	vcpu_debugregs_set(vcpu, &st->debugregs);
+	free(caps);
+	free(rest);
 }
 
 static struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)

@@ -8,7 +8,9 @@
  * a memslot, and intercepts RDMSR(FS_BASE) through its MSR bitmap.  L2
  * reports in, the host saves the vCPU and creates a new VM over the same
  * memory, but without the APIC-access page's memslot, and restores the
- * vCPU in QEMU's ioctl order.  Expected:
+ * vCPU in QEMU's ioctl order (the VMX capability MSRs first, as QEMU sets
+ * them up with the vCPU; they cannot be written in VMX operation).
+ * Expected:
  *
  *   eager  (kvm-nested, defer_nested_state_pages=N): KVM_SET_NESTED_STATE
  *          fails with EINVAL and leaves the vCPU out of guest mode;
@@ -147,13 +149,40 @@ static void check_np(struct kvm_vm *vm, const char *when, const char *mode,
 		    c.vmentry, c.failed);
 }
 
+
+/*
+ * The VMX capability MSRs (MSR_IA32_VMX_BASIC ... MSR_IA32_VMX_VMFUNC) cannot
+ * be written while the vCPU is in VMX operation; QEMU writes them when it
+ * sets up the vCPU, not with the rest of the MSRs after KVM_SET_NESTED_STATE.
+ * Split the saved MSRs the same way.
+ */
+static bool is_vmx_cap_msr(uint32_t index)
+{
+	return index >= MSR_IA32_VMX_BASIC && index <= MSR_IA32_VMX_VMFUNC;
+}
+
+static struct kvm_msrs *msrs_subset(const struct kvm_msrs *all, bool vmx_caps)
+{
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + all->nmsrs * sizeof(m->entries[0]));
+	uint32_t i;
+
+	TEST_ASSERT(m, "calloc failed");
+	for (i = 0; i < all->nmsrs; i++)
+		if (is_vmx_cap_msr(all->entries[i].index) == vmx_caps)
+			m->entries[m->nmsrs++] = all->entries[i];
+	return m;
+}
+
+static struct kvm_msrs *rest_msrs;
+
+/* After SREGS and NESTED_STATE, QEMU's order; VMX capability MSRs excluded. */
 static void restore_rest(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
 {
 	vcpu_regs_set(vcpu, &st->regs);
 	vcpu_xsave_set(vcpu, st->xsave);
 	if (kvm_has_cap(KVM_CAP_XCRS))
 		vcpu_xcrs_set(vcpu, &st->xcrs);
-	vcpu_msrs_set(vcpu, &st->msrs);
+	vcpu_msrs_set(vcpu, rest_msrs);
 	vcpu_events_set(vcpu, &st->events);
 	vcpu_mp_state_set(vcpu, &st->mp_state);
 	vcpu_debugregs_set(vcpu, &st->debugregs);
@@ -216,6 +245,7 @@ static bool in_guest_mode(struct kvm_vcpu *vcpu)
 int main(int argc, char *argv[])
 {
 	struct kvm_x86_state *state;
+	struct kvm_msrs *caps;
 	vm_vaddr_t vmx_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
@@ -251,6 +281,12 @@ int main(int argc, char *argv[])
 	kvm_vm_release(vm);
 	vcpu = vm_recreate_with_one_vcpu(vm);
 	vm_mem_region_delete(vm, APIC_ACCESS_SLOT);
+
+	/* vCPU setup: the VMX capability MSRs, once, before VMXON is restored. */
+	caps = msrs_subset(&state->msrs, true);
+	rest_msrs = msrs_subset(&state->msrs, false);
+	vcpu_msrs_set(vcpu, caps);
+	free(caps);
 
 	vcpu_sregs_set(vcpu, &state->sregs);
 	r = __vcpu_nested_state_set(vcpu, &state->nested);
@@ -290,6 +326,7 @@ int main(int argc, char *argv[])
 	else
 		check_np(vm, "at the end", np_mode, 0, 2, 1, 1);
 
+	free(rest_msrs);
 	kvm_x86_state_cleanup(state);
 	kvm_vm_free(vm);
 	return 0;
