@@ -49,8 +49,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "svm_util.h"
-
-#define PARAM		"/sys/module/kvm/parameters/defer_nested_state_pages"
+#include "nested_util.h"
 
 #define SMRAM_GPA	0x1000000ull
 #define SMRAM_SIZE	0x10000
@@ -61,15 +60,9 @@
 #define SMI_STAGE	0xfe
 #define SYNC_PORT	0xe
 
-#define UNBACKED_GPA	0x80000000ull
 #define MARKER		0x5a5aa5a5u
 
-#define FS_BASE_BYTE	(0x800 + (MSR_FS_BASE - 0xc0000000) / 4)
-#define FS_BASE_RDBIT	(1u << (2 * ((MSR_FS_BASE - 0xc0000000) % 4)))
 #define L2_STACK_SIZE	256
-
-enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
-static const char * const mode_name[] = { "stock", "eager", "legacy" };
 
 enum variant { V_PLAIN, V_CORRUPT_VMRUN, V_CORRUPT_ASID, V_UNBACKED_MSRPM, NR_VARIANTS };
 static const char * const variant_name[NR_VARIANTS] = {
@@ -96,14 +89,6 @@ static uint8_t smi_handler[] = {
 #define HANDLER_ADDR_OFF	2
 #define HANDLER_VAL_OFF		8
 
-static void l2_vmmcall(void)
-{
-	__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
-			     : : "a"(0xdeadbeef), "c"(0xbeefdead)
-			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
-			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
-}
-
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);			/* in L2: the host raises an SMI here */
@@ -120,7 +105,7 @@ static void l1_guest_code(struct svm_test_data *svm)
 
 	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
 	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
-	msrpm[FS_BASE_BYTE] |= FS_BASE_RDBIT;
+	msrpm[SVM_FS_BASE_BYTE] |= SVM_FS_BASE_RDBIT;
 	GUEST_SYNC(1);
 
 	run_guest(vmcb, svm->vmcb_gpa);
@@ -132,24 +117,6 @@ static void l1_guest_code(struct svm_test_data *svm)
 	GUEST_DONE();
 }
 
-static enum mode read_mode(void)
-{
-	char buf[4] = {};
-	int fd = open(PARAM, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0) {
-		TEST_ASSERT(errno == ENOENT, "open(%s): expected success or ENOENT, got errno %d",
-			    PARAM, errno);
-		return MODE_STOCK;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	TEST_ASSERT(n >= 1 && (buf[0] == 'Y' || buf[0] == 'N'),
-		    "%s: expected Y or N, got \"%s\"", PARAM, buf);
-	return buf[0] == 'N' ? MODE_EAGER : MODE_LEGACY;
-}
-
 static bool kernel_is_6_1(void)
 {
 	struct utsname u;
@@ -158,104 +125,9 @@ static bool kernel_is_6_1(void)
 	return !strncmp(u.release, "6.1.", 4);
 }
 
-struct np_counts {
-	char mode[16];
-	long rsm, set_nested_state, vmentry, legacy_request, failed;
-};
-
-static bool read_np_counts(struct kvm_vm *vm, struct np_counts *c)
-{
-	char path[128], line[128];
-	FILE *f;
-	int seen = 0;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/nested_state_pages",
-		 getpid(), vm->fd);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	memset(c, 0, sizeof(*c));
-	c->vmentry = -1;	/* optional: VM-entry loads may be traced only */
-	while (fgets(line, sizeof(line), f)) {
-		seen += sscanf(line, "mode: %15s", c->mode);
-		seen += sscanf(line, "rsm: %ld", &c->rsm);
-		seen += sscanf(line, "set_nested_state: %ld", &c->set_nested_state);
-		sscanf(line, "vmentry: %ld", &c->vmentry);
-		seen += sscanf(line, "legacy_request: %ld", &c->legacy_request);
-		seen += sscanf(line, "failed: %ld", &c->failed);
-	}
-	fclose(f);
-	TEST_ASSERT(seen == 5, "%s: expected the lines mode, rsm, set_nested_state, legacy_request, failed (and optionally vmentry), parsed %d of them",
-		    path, seen);
-	return true;
-}
-
-static void check_np(struct kvm_vm *vm, const char *variant, const char *mode,
-		     long rsm, long legacy_request, long vmentry, long failed)
-{
-	struct np_counts c;
-
-	if (!read_np_counts(vm, &c))
-		return;
-	TEST_ASSERT(!strcmp(c.mode, mode) && c.rsm == rsm && c.set_nested_state == 0 &&
-		    c.legacy_request == legacy_request &&
-		    (c.vmentry < 0 || c.vmentry == vmentry) &&
-		    c.failed == failed,
-		    "%s: debugfs nested_state_pages: expected mode %s rsm %ld set_nested_state 0 legacy_request %ld vmentry %ld failed %ld, got mode %s rsm %ld set_nested_state %ld legacy_request %ld vmentry %ld failed %ld",
-		    variant, mode, rsm, legacy_request, vmentry, failed, c.mode,
-		    c.rsm, c.set_nested_state, c.legacy_request, c.vmentry, c.failed);
-}
-
-static bool in_guest_mode(struct kvm_vcpu *vcpu)
-{
-	union {
-		struct kvm_nested_state hdr;
-		char buf[16384];
-	} ns;
-
-	memset(&ns, 0, sizeof(ns));
-	ns.hdr.size = sizeof(ns);
-	vcpu_nested_state_get(vcpu, &ns.hdr);
-	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
-}
-
-/* Run; the exit must be the ucall of @stage.  Returns it. */
-static struct ucall expect_stage(struct kvm_vcpu *vcpu, const char *variant, int stage)
-{
-	struct kvm_run *run = vcpu->run;
-	struct ucall uc;
-
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO,
-		    "%s: stage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
-		    variant, stage, run->exit_reason, exit_reason_str(run->exit_reason));
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	case UCALL_SYNC:
-		TEST_ASSERT(uc.args[1] == stage, "%s: expected guest stage %d, got stage %lu",
-			    variant, stage, (unsigned long)uc.args[1]);
-		break;
-	case UCALL_DONE:
-		TEST_ASSERT(stage == 0, "%s: guest done, expected stage %d", variant, stage);
-		break;
-	default:
-		TEST_FAIL("%s: stage %d: unexpected exit (port 0x%x, ucall %lu)", variant,
-			  stage, run->io.port, (unsigned long)uc.cmd);
-	}
-	return uc;
-}
-
-static struct ucall run_to_stage(struct kvm_vcpu *vcpu, const char *variant, int stage)
-{
-	vcpu_run(vcpu);
-	return expect_stage(vcpu, variant, stage);
-}
-
 static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 {
 	const char *name = variant_name[v];
-	const char *np_mode = mode == MODE_EAGER ? "eager" : "legacy";
 	struct userspace_mem_region *ram;
 	struct kvm_userspace_memory_region alias;
 	struct kvm_vcpu_events events;
@@ -305,8 +177,8 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: expected success, got errno %d",
 		    errno);
 
-	run_to_stage(vcpu, name, 1);
-	run_to_stage(vcpu, name, 2);
+	run_to_stage_of(vcpu, name, 1);
+	run_to_stage_of(vcpu, name, 2);
 	TEST_ASSERT(in_guest_mode(vcpu), "%s: expected the vCPU in L2 at stage 2", name);
 
 	/* What the SMI handler will store, and where. */
@@ -368,16 +240,18 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 		TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
 			    "plain: after RSM into L2, L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (0x%x), got exit code 0x%lx info1 0x%lx: MSRPM not loaded after RSM",
 			    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
-		run_to_stage(vcpu, name, 4);
-		uc = run_to_stage(vcpu, name, 5);
+		run_to_stage_of(vcpu, name, 4);
+		uc = run_to_stage_of(vcpu, name, 5);
 		TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
 			    "plain: expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
 			    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
-		run_to_stage(vcpu, name, 0);
+		run_to_stage_of(vcpu, name, 0);
 		if (mode == MODE_EAGER)
-			check_np(vm, name, np_mode, 1, 0, 2, 0);
+			check_np(vm, name, mode,
+				 (struct np_want){ .rsm = 1, .vmentry = 2 });
 		else
-			check_np(vm, name, np_mode, 0, 1, 2, 0);
+			check_np(vm, name, mode,
+				 (struct np_want){ .legacy_request = 1, .vmentry = 2 });
 		break;
 	}
 	case V_CORRUPT_VMRUN:
@@ -393,7 +267,8 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 			    name, run->exit_reason, exit_reason_str(run->exit_reason));
 		TEST_ASSERT(!in_guest_mode(vcpu),
 			    "%s: expected L1, not L2, to be shut down (vCPU out of guest mode)", name);
-		check_np(vm, name, np_mode, 0, 0, 1, 0);
+		check_np(vm, name, mode,
+			 (struct np_want){ .vmentry = 1 });
 		break;
 	case V_UNBACKED_MSRPM:
 		if (mode == MODE_EAGER) {
@@ -402,13 +277,15 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 				    name, run->exit_reason, exit_reason_str(run->exit_reason));
 			TEST_ASSERT(!in_guest_mode(vcpu),
 				    "%s (eager): expected L1, not L2, to be shut down", name);
-			check_np(vm, name, np_mode, 1, 0, 1, 1);
+			check_np(vm, name, mode,
+				 (struct np_want){ .rsm = 1, .vmentry = 1, .failed = 1 });
 		} else {
 			TEST_ASSERT(run->exit_reason == KVM_EXIT_INTERNAL_ERROR,
 				    "%s (%s): RSM into L2 whose MSRPM is unbacked: expected the deferred load to fail with KVM_EXIT_INTERNAL_ERROR, got exit reason %u (%s)",
 				    name, mode_name[mode], run->exit_reason,
 				    exit_reason_str(run->exit_reason));
-			check_np(vm, name, np_mode, 0, 1, 1, 1);
+			check_np(vm, name, mode,
+				 (struct np_want){ .legacy_request = 1, .vmentry = 1, .failed = 1 });
 		}
 		break;
 	default:

@@ -34,100 +34,12 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "svm_util.h"
-
-#define PARAM		"/sys/module/kvm/parameters/defer_nested_state_pages"
-
-#define FS_BASE_BYTE	(0x800 + (MSR_FS_BASE - 0xc0000000) / 4)
-#define FS_BASE_RDBIT	(1u << (2 * ((MSR_FS_BASE - 0xc0000000) % 4)))
-#define L2_STACK_SIZE	256
-
-enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
-static const char * const mode_name[] = { "stock", "eager", "legacy" };
+#include "nested_util.h"
 
 union nested_buf {
 	struct kvm_nested_state hdr;
 	char buf[16384];
 };
-
-static void l2_vmmcall(void)
-{
-	__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
-			     : : "a"(0xdeadbeef), "c"(0xbeefdead)
-			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
-			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
-}
-
-static void l2_guest_code(void)
-{
-	GUEST_SYNC(2);			/* in L2: the host migrates the vCPU here */
-	(void)rdmsr(MSR_FS_BASE);	/* L1's MSRPM makes this exit to L1 */
-	GUEST_SYNC(4);
-	l2_vmmcall();
-}
-
-static void l1_guest_code(struct svm_test_data *svm)
-{
-	unsigned long l2_stack[L2_STACK_SIZE];
-	struct vmcb *vmcb = svm->vmcb;
-	uint8_t *msrpm = svm->msr;
-
-	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
-	msrpm[FS_BASE_BYTE] |= FS_BASE_RDBIT;
-	GUEST_SYNC(1);
-
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, vmcb->control.exit_info_1, 0, 0);
-	vmcb->save.rip += 2;		/* skip RDMSR (0f 32); no NRIP save */
-
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(5, vmcb->control.exit_code, 0, 0, 0);
-	GUEST_DONE();
-}
-
-static enum mode read_mode(void)
-{
-	char buf[4] = {};
-	int fd = open(PARAM, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0) {
-		TEST_ASSERT(errno == ENOENT, "open(%s): expected success or ENOENT, got errno %d",
-			    PARAM, errno);
-		return MODE_STOCK;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	TEST_ASSERT(n >= 1 && (buf[0] == 'Y' || buf[0] == 'N'),
-		    "%s: expected Y or N, got \"%s\"", PARAM, buf);
-	return buf[0] == 'N' ? MODE_EAGER : MODE_LEGACY;
-}
-
-static struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_IO,
-		    "stage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
-		    stage, vcpu->run->exit_reason, exit_reason_str(vcpu->run->exit_reason));
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	case UCALL_SYNC:
-		TEST_ASSERT(uc.args[1] == stage,
-			    "expected guest stage %d, got stage %lu", stage,
-			    (unsigned long)uc.args[1]);
-		break;
-	case UCALL_DONE:
-		TEST_ASSERT(stage == 0, "guest done, expected stage %d", stage);
-		break;
-	default:
-		TEST_FAIL("stage %d: unexpected ucall %lu", stage, (unsigned long)uc.cmd);
-	}
-	return uc;
-}
 
 /*
  * The L1 state KVM_SET_NESTED_STATE takes from the vmcb12 save area: what
@@ -228,7 +140,6 @@ int main(int argc, char *argv[])
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct vmcb *vmcb12;
-	struct ucall uc;
 	enum mode mode;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
@@ -236,7 +147,7 @@ int main(int argc, char *argv[])
 	mode = read_mode();
 	pr_info("mode: %s\n", mode_name[mode]);
 
-	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
+	vm = vm_create_with_one_vcpu(&vcpu, svm_msr_l1_guest_code);
 	svm = vcpu_alloc_svm(vm, &svm_gva);
 	vcpu_args_set(vcpu, 1, svm_gva);
 
@@ -263,26 +174,10 @@ int main(int argc, char *argv[])
 	vcpu_nested_state_set(vcpu, &st->nested);
 	check_same(vcpu, &st->nested, "right after KVM_SET_NESTED_STATE");
 
-	vcpu_regs_set(vcpu, &st->regs);
-	vcpu_xsave_set(vcpu, st->xsave);
-	if (kvm_has_cap(KVM_CAP_XCRS))
-		vcpu_xcrs_set(vcpu, &st->xcrs);
-	vcpu_msrs_set(vcpu, &st->msrs);
-	vcpu_events_set(vcpu, &st->events);
-	vcpu_mp_state_set(vcpu, &st->mp_state);
-	vcpu_debugregs_set(vcpu, &st->debugregs);
+	restore_rest(vcpu, st);
 	check_same(vcpu, &st->nested, "after the whole restore, before KVM_RUN");
 
-	uc = run_to_stage(vcpu, 3);
-	TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
-		    "L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (exit code 0x%x, info1 0), got exit code 0x%lx info1 0x%lx",
-		    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
-	run_to_stage(vcpu, 4);
-	uc = run_to_stage(vcpu, 5);
-	TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
-		    "expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
-		    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
-	run_to_stage(vcpu, 0);
+	svm_msr_guest_finish(vcpu);
 
 	kvm_x86_state_cleanup(st);
 	kvm_vm_free(vm);

@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * nested_util.c - helpers shared by kvm-nested's selftests (nested_util.h).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+#include "svm_util.h"
+#include "vmx.h"
+#include "nested_util.h"
+
+#define L2_STACK_SIZE	256
+
+const char * const mode_name[] = { "stock", "eager", "legacy" };
+
+const char * const phase_name[NR_PHASES] = {
+	"setup", "KVM_SET_MSRS (VMX capabilities)", "KVM_SET_SREGS",
+	"KVM_SET_NESTED_STATE", "KVM_SET_REGS", "KVM_SET_XSAVE", "KVM_SET_XCRS",
+	"KVM_SET_MSRS", "KVM_SET_VCPU_EVENTS", "KVM_SET_MP_STATE",
+	"KVM_SET_DEBUGREGS", "KVM_RUN",
+};
+
+static int cur_phase = PH_SETUP;
+
+enum mode read_mode(void)
+{
+	char buf[4] = {};
+	int fd = open(DEFER_PARAM, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0) {
+		TEST_ASSERT(errno == ENOENT, "open(%s): expected success or ENOENT, got errno %d",
+			    DEFER_PARAM, errno);
+		return MODE_STOCK;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	TEST_ASSERT(n >= 1 && (buf[0] == 'Y' || buf[0] == 'N'),
+		    "%s: expected Y or N, got \"%s\"", DEFER_PARAM, buf);
+	return buf[0] == 'N' ? MODE_EAGER : MODE_LEGACY;
+}
+
+const char *np_mode_name(enum mode mode)
+{
+	return mode == MODE_EAGER ? "eager" : "legacy";
+}
+
+bool read_np_counts(struct kvm_vm *vm, struct np_counts *c)
+{
+	char path[128], line[128];
+	int seen = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/nested_state_pages",
+		 getpid(), vm->fd);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->vmentry = -1;	/* optional: VM-entry loads may be traced only */
+	while (fgets(line, sizeof(line), f)) {
+		seen += sscanf(line, "mode: %15s", c->mode);
+		seen += sscanf(line, "rsm: %ld", &c->rsm);
+		seen += sscanf(line, "set_nested_state: %ld", &c->set_nested_state);
+		sscanf(line, "vmentry: %ld", &c->vmentry);
+		seen += sscanf(line, "legacy_request: %ld", &c->legacy_request);
+		seen += sscanf(line, "failed: %ld", &c->failed);
+	}
+	fclose(f);
+	TEST_ASSERT(seen == 5, "%s: expected the lines mode, rsm, set_nested_state, legacy_request, failed (and optionally vmentry), parsed %d of them",
+		    path, seen);
+	return true;
+}
+
+void check_np(struct kvm_vm *vm, const char *when, enum mode mode, struct np_want want)
+{
+	const char *mname = np_mode_name(mode);
+	struct np_counts c;
+
+	if (mode == MODE_STOCK)
+		return;
+	TEST_ASSERT(read_np_counts(vm, &c),
+		    "%s: expected the VM's debugfs file nested_state_pages (kvm-nested is loaded), errno %d",
+		    when, errno);
+	TEST_ASSERT(!strcmp(c.mode, mname) && c.rsm == want.rsm &&
+		    c.set_nested_state == want.set_nested_state &&
+		    c.legacy_request == want.legacy_request &&
+		    (c.vmentry < 0 || c.vmentry == want.vmentry) &&
+		    c.failed == want.failed,
+		    "debugfs nested_state_pages %s: expected mode %s rsm %ld set_nested_state %ld legacy_request %ld vmentry %ld failed %ld, got mode %s rsm %ld set_nested_state %ld legacy_request %ld vmentry %ld failed %ld",
+		    when, mname, want.rsm, want.set_nested_state,
+		    want.legacy_request, want.vmentry, want.failed, c.mode, c.rsm,
+		    c.set_nested_state, c.legacy_request, c.vmentry, c.failed);
+}
+
+struct ucall expect_stage(struct kvm_vcpu *vcpu, const char *what, int stage)
+{
+	struct kvm_run *run = vcpu->run;
+	const char *sep = *what ? ": " : "";
+	struct ucall uc;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO,
+		    "%s%sstage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
+		    what, sep, stage, run->exit_reason, exit_reason_str(run->exit_reason));
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	case UCALL_SYNC:
+		TEST_ASSERT(uc.args[1] == stage, "%s%sexpected guest stage %d, got stage %lu",
+			    what, sep, stage, (unsigned long)uc.args[1]);
+		break;
+	case UCALL_DONE:
+		TEST_ASSERT(stage == 0, "%s%sguest done, expected stage %d", what, sep, stage);
+		break;
+	default:
+		TEST_FAIL("%s%sstage %d: unexpected exit (port 0x%x, ucall %lu)", what, sep,
+			  stage, run->io.port, (unsigned long)uc.cmd);
+	}
+	return uc;
+}
+
+struct ucall run_to_stage_of(struct kvm_vcpu *vcpu, const char *what, int stage)
+{
+	vcpu_run(vcpu);
+	return expect_stage(vcpu, what, stage);
+}
+
+struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)
+{
+	return run_to_stage_of(vcpu, "", stage);
+}
+
+bool in_guest_mode(struct kvm_vcpu *vcpu)
+{
+	union {
+		struct kvm_nested_state hdr;
+		char buf[16384];
+	} ns;
+
+	memset(&ns, 0, sizeof(ns));
+	ns.hdr.size = sizeof(ns);
+	vcpu_nested_state_get(vcpu, &ns.hdr);
+	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
+}
+
+void set_phase(enum phase p)
+{
+	__atomic_store_n(&cur_phase, p, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The VMX capability MSRs (IA32_VMX_BASIC .. IA32_VMX_VMFUNC) cannot be
+ * written once the vCPU is in VMX operation; QEMU writes them when it sets
+ * up the vCPU, not with the rest of the MSRs after KVM_SET_NESTED_STATE.
+ */
+static bool is_vmx_cap_msr(uint32_t index)
+{
+	return index >= MSR_IA32_VMX_BASIC && index <= MSR_IA32_VMX_VMFUNC;
+}
+
+static void set_msrs_subset(struct kvm_vcpu *vcpu, const struct kvm_msrs *all,
+			    bool vmx_caps)
+{
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + all->nmsrs * sizeof(m->entries[0]));
+	uint32_t i;
+
+	TEST_ASSERT(m, "calloc failed");
+	for (i = 0; i < all->nmsrs; i++)
+		if (is_vmx_cap_msr(all->entries[i].index) == vmx_caps)
+			m->entries[m->nmsrs++] = all->entries[i];
+	if (m->nmsrs)
+		vcpu_msrs_set(vcpu, m);
+	free(m);
+}
+
+void restore_vcpu_setup(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
+{
+	set_phase(PH_VCPU_SETUP);
+	set_msrs_subset(vcpu, &st->msrs, true);
+}
+
+void restore_rest(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
+{
+	set_phase(PH_REGS);
+	vcpu_regs_set(vcpu, &st->regs);
+	set_phase(PH_XSAVE);
+	vcpu_xsave_set(vcpu, st->xsave);
+	if (kvm_has_cap(KVM_CAP_XCRS)) {
+		set_phase(PH_XCRS);
+		vcpu_xcrs_set(vcpu, &st->xcrs);
+	}
+	set_phase(PH_MSRS);
+	set_msrs_subset(vcpu, &st->msrs, false);
+	set_phase(PH_EVENTS);
+	vcpu_events_set(vcpu, &st->events);
+	set_phase(PH_MP_STATE);
+	vcpu_mp_state_set(vcpu, &st->mp_state);
+	set_phase(PH_DEBUGREGS);
+	vcpu_debugregs_set(vcpu, &st->debugregs);
+}
+
+void restore_qemu_order(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
+{
+	restore_vcpu_setup(vcpu, st);
+	set_phase(PH_SREGS);
+	vcpu_sregs_set(vcpu, &st->sregs);
+	set_phase(PH_NESTED_STATE);
+	vcpu_nested_state_set(vcpu, &st->nested);
+	restore_rest(vcpu, st);
+}
+
+struct kvm_x86_state *state_dup(const struct kvm_x86_state *st)
+{
+	size_t size = sizeof(*st) + st->msrs.nmsrs * sizeof(st->msrs.entries[0]);
+	struct kvm_x86_state *copy = malloc(size);
+
+	TEST_ASSERT(copy, "malloc(%zu) failed", size);
+	memcpy(copy, st, size);
+	return copy;
+}
+
+static void *fault_thread(void *arg)
+{
+	struct uffd_server *s = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = s->uffd, .events = POLLIN },
+		{ .fd = s->stop[0], .events = POLLIN },
+	};
+	long psize = getpagesize();
+
+	for (;;) {
+		struct uffdio_copy copy;
+		struct uffd_msg msg;
+		unsigned long off, page;
+		int phase;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			s->error = errno;
+			return NULL;
+		}
+		if (pfd[1].revents)
+			return NULL;
+		if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
+			if (errno == EAGAIN)
+				continue;
+			s->error = errno;
+			return NULL;
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT) {
+			s->error = -(int)msg.event;
+			return NULL;
+		}
+
+		phase = __atomic_load_n(&cur_phase, __ATOMIC_SEQ_CST);
+		off = (msg.arg.pagefault.address - (unsigned long)s->base) & ~(psize - 1);
+		page = off / psize;
+		s->faults[phase][page < UFFD_MAX_PAGES ? page : UFFD_MAX_PAGES - 1]++;
+		if (s->first_phase < 0)
+			s->first_phase = phase;
+
+		copy.dst = (unsigned long)s->base + off;
+		copy.src = (unsigned long)s->contents + off;
+		copy.len = psize;
+		copy.mode = 0;
+		copy.copy = 0;
+		if (ioctl(s->uffd, UFFDIO_COPY, &copy) && errno != EEXIST) {
+			s->error = errno;
+			return NULL;
+		}
+	}
+}
+
+void uffd_start(struct uffd_server *s, void *base, size_t size)
+{
+	struct uffdio_register reg = {};
+	struct uffdio_api api = {};
+
+	TEST_ASSERT(size <= UFFD_MAX_PAGES * (size_t)getpagesize(),
+		    "uffd_start: at most %d pages, asked for 0x%zx bytes",
+		    UFFD_MAX_PAGES, size);
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->size = size;
+	s->first_phase = -1;
+	s->contents = malloc(size);
+	TEST_ASSERT(s->contents, "malloc(%zu) failed", size);
+	memcpy(s->contents, base, size);
+
+	s->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	__TEST_REQUIRE(s->uffd >= 0, "userfaultfd() failed with errno %d (no CONFIG_USERFAULTFD, or not root?)",
+		       errno);
+	api.api = UFFD_API;
+	TEST_ASSERT(!ioctl(s->uffd, UFFDIO_API, &api),
+		    "UFFDIO_API: expected success, got errno %d", errno);
+
+	TEST_ASSERT(!madvise(base, size, MADV_DONTNEED),
+		    "madvise(MADV_DONTNEED) of %p+0x%zx: errno %d", base, size, errno);
+	reg.range.start = (unsigned long)base;
+	reg.range.len = size;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	TEST_ASSERT(!ioctl(s->uffd, UFFDIO_REGISTER, &reg),
+		    "UFFDIO_REGISTER of %p+0x%zx: expected success, got errno %d",
+		    base, size, errno);
+	TEST_ASSERT(reg.ioctls & (1ull << _UFFDIO_COPY),
+		    "UFFDIO_REGISTER: expected UFFDIO_COPY to be available");
+
+	TEST_ASSERT(!pipe(s->stop), "pipe: errno %d", errno);
+	TEST_ASSERT(!pthread_create(&s->thread, NULL, fault_thread, s),
+		    "pthread_create failed");
+}
+
+void uffd_stop(struct uffd_server *s)
+{
+	struct uffdio_range range = {
+		.start = (unsigned long)s->base,
+		.len = s->size,
+	};
+
+	TEST_ASSERT(write(s->stop[1], "x", 1) == 1, "write to stop pipe: errno %d", errno);
+	pthread_join(s->thread, NULL);
+	TEST_ASSERT(!ioctl(s->uffd, UFFDIO_UNREGISTER, &range),
+		    "UFFDIO_UNREGISTER: errno %d", errno);
+	close(s->uffd);
+	close(s->stop[0]);
+	close(s->stop[1]);
+	free(s->contents);
+}
+
+int uffd_faults_in(const struct uffd_server *s, int phase)
+{
+	int i, n = 0;
+
+	for (i = 0; i < UFFD_MAX_PAGES; i++)
+		n += s->faults[phase][i];
+	return n;
+}
+
+static void svm_l2_guest_code(void)
+{
+	GUEST_SYNC(2);
+	(void)rdmsr(MSR_FS_BASE);	/* L1's MSRPM makes this exit to L1 */
+	GUEST_SYNC(4);
+	l2_vmmcall();
+}
+
+void svm_msr_l1_guest_code(struct svm_test_data *svm)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+	struct vmcb *vmcb = svm->vmcb;
+	uint8_t *msrpm = svm->msr;
+
+	generic_svm_setup(svm, svm_l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
+	msrpm[SVM_FS_BASE_BYTE] |= SVM_FS_BASE_RDBIT;
+	GUEST_SYNC(1);
+
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, vmcb->control.exit_info_1, 0, 0);
+	vmcb->save.rip += 2;		/* skip RDMSR (0f 32); no NRIP save */
+
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(5, vmcb->control.exit_code, 0, 0, 0);
+	GUEST_DONE();
+}
+
+void svm_msr_guest_finish(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	uc = run_to_stage(vcpu, 3);
+	TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
+		    "L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (exit code 0x%x, info1 0), got exit code 0x%lx info1 0x%lx: the MSRPM KVM merged is not L1's",
+		    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
+	run_to_stage(vcpu, 4);
+	uc = run_to_stage(vcpu, 5);
+	TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
+		    "expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
+		    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
+	run_to_stage(vcpu, 0);
+}
+
+static void vmx_l2_guest_code(void)
+{
+	GUEST_SYNC(2);
+	(void)rdmsr(MSR_FS_BASE);	/* L1's MSR bitmap makes this exit to L1 */
+	GUEST_SYNC(4);
+	vmcall();
+}
+
+void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+	uint8_t *msr_bitmap = pages ? (uint8_t *)pages : vmx->msr;
+	uint32_t ctls = CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS;
+
+	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
+	GUEST_ASSERT(load_vmcs(vmx));
+	prepare_vmcs(vmx, vmx_l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+
+	msr_bitmap[VMX_FS_BASE_BYTE] |= VMX_FS_BASE_BIT;
+	if (pages) {
+		vmwrite(MSR_BITMAP, pages);
+		vmwrite(VIRTUAL_APIC_PAGE_ADDR, pages + 4096);
+		vmwrite(TPR_THRESHOLD, 0);
+		ctls |= CPU_BASED_TPR_SHADOW;
+	}
+	vmwrite(APIC_ACCESS_ADDR, apic_access);
+	vmwrite(CPU_BASED_VM_EXEC_CONTROL, vmreadz(CPU_BASED_VM_EXEC_CONTROL) | ctls);
+	vmwrite(SECONDARY_VM_EXEC_CONTROL, vmreadz(SECONDARY_VM_EXEC_CONTROL) |
+		SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES);
+	GUEST_SYNC(1);
+
+	GUEST_ASSERT(!vmlaunch());
+	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
+	vmwrite(GUEST_RIP, vmreadz(GUEST_RIP) + vmreadz(VM_EXIT_INSTRUCTION_LEN));
+
+	GUEST_ASSERT(!vmresume());
+	GUEST_SYNC_ARGS(5, vmreadz(VM_EXIT_REASON), 0, 0, 0);
+	GUEST_DONE();
+}
+
+void vmx_msr_guest_finish(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	uc = run_to_stage(vcpu, 3);
+	TEST_ASSERT(uc.args[2] == EXIT_REASON_MSR_READ,
+		    "L2's RDMSR(FS_BASE): expected an MSR-read exit to L1 (%u), got exit reason %lu: the MSR bitmap KVM merged is not L1's",
+		    EXIT_REASON_MSR_READ, (unsigned long)uc.args[2]);
+	run_to_stage(vcpu, 4);
+	uc = run_to_stage(vcpu, 5);
+	TEST_ASSERT(uc.args[2] == EXIT_REASON_VMCALL,
+		    "expected L2's VMCALL to exit to L1 (%u), got exit reason %lu",
+		    EXIT_REASON_VMCALL, (unsigned long)uc.args[2]);
+	run_to_stage(vcpu, 0);
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nested_util.h - what kvm-nested's selftests share: the mode the loaded
+ * kvm.ko is in, the per-VM debugfs counts, running a guest from stage to
+ * stage, restoring a saved vCPU in QEMU's order, and a userfaultfd server
+ * that notes which step of the restore took each fault.
+ *
+ * Built once as nested_util.o and linked into every test (selftests/Makefile).
+ */
+#ifndef SELFTEST_KVM_NESTED_UTIL_H
+#define SELFTEST_KVM_NESTED_UTIL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "svm_util.h"
+#include "vmx.h"
+
+#define DEFER_PARAM	"/sys/module/kvm/parameters/defer_nested_state_pages"
+
+/* A legal GPA (below MAXPHYADDR) that no memslot of the tests covers. */
+#define UNBACKED_GPA	0x80000000ull
+
+/* SVM MSRPM: MSR 0xc0000000 + n at byte 0x800 + n / 4, read bit 2 * (n % 4). */
+#define SVM_FS_BASE_BYTE	(0x800 + (MSR_FS_BASE - 0xc0000000) / 4)
+#define SVM_FS_BASE_RDBIT	(1u << (2 * ((MSR_FS_BASE - 0xc0000000) % 4)))
+/* VMX MSR bitmap: read bitmap of MSRs 0xc0000000.. at byte 0x400. */
+#define VMX_FS_BASE_BYTE	(0x400 + (MSR_FS_BASE - 0xc0000000) / 8)
+#define VMX_FS_BASE_BIT		(1u << ((MSR_FS_BASE - 0xc0000000) % 8))
+
+/* What the loaded kvm.ko does: stock has no parameter and behaves as legacy. */
+enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
+extern const char * const mode_name[];
+
+enum mode read_mode(void);
+/* The mode a VM's debugfs file reports: "eager" or "legacy". */
+const char *np_mode_name(enum mode mode);
+
+/* A VM's debugfs file nested_state_pages (docs/nested-state-loading.md). */
+struct np_counts {
+	char mode[16];
+	long rsm, set_nested_state, vmentry, legacy_request, failed;
+};
+
+/* Reads it; false when there is none (stock KVM). vmentry is -1 if absent. */
+bool read_np_counts(struct kvm_vm *vm, struct np_counts *c);
+
+struct np_want {
+	long rsm, set_nested_state, legacy_request, vmentry, failed;
+};
+
+/*
+ * Asserts the VM's counts are @want and its mode is @mode's (a missing
+ * vmentry line matches any value).  On stock KVM (MODE_STOCK) there is no
+ * file and nothing to check; with kvm-nested the file must be there.
+ */
+void check_np(struct kvm_vm *vm, const char *when, enum mode mode, struct np_want want);
+
+/* The exit must be the ucall of @stage (0: GUEST_DONE); @what prefixes errors. */
+struct ucall expect_stage(struct kvm_vcpu *vcpu, const char *what, int stage);
+/* KVM_RUN, then expect_stage(). */
+struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage);
+struct ucall run_to_stage_of(struct kvm_vcpu *vcpu, const char *what, int stage);
+
+/* KVM_GET_NESTED_STATE says the vCPU is in guest mode. */
+bool in_guest_mode(struct kvm_vcpu *vcpu);
+
+/* The step of a restore the main thread is in (see set_phase()). */
+enum phase {
+	PH_SETUP, PH_VCPU_SETUP, PH_SREGS, PH_NESTED_STATE, PH_REGS, PH_XSAVE,
+	PH_XCRS, PH_MSRS, PH_EVENTS, PH_MP_STATE, PH_DEBUGREGS, PH_RUN, NR_PHASES
+};
+extern const char * const phase_name[NR_PHASES];
+void set_phase(enum phase p);
+
+/*
+ * Restore @st the way QEMU does: the VMX capability MSRs with the vCPU's
+ * setup (they cannot be written once the vCPU is in VMX operation), then
+ * SREGS, NESTED_STATE, REGS, XSAVE, XCRS, the other MSRS, VCPU_EVENTS,
+ * MP_STATE, DEBUGREGS.  Each step is announced with set_phase().
+ */
+void restore_qemu_order(struct kvm_vcpu *vcpu, struct kvm_x86_state *st);
+/* Only the steps before SREGS: the VMX capability MSRs (none on SVM). */
+void restore_vcpu_setup(struct kvm_vcpu *vcpu, struct kvm_x86_state *st);
+/* Only the steps after NESTED_STATE. */
+void restore_rest(struct kvm_vcpu *vcpu, struct kvm_x86_state *st);
+/* A malloc'ed copy of @st (free() it). */
+struct kvm_x86_state *state_dup(const struct kvm_x86_state *st);
+
+/*
+ * Demand paging: uffd_start() drops the pages of [base, base + size) and a
+ * thread serves faults on them with their old contents, counting them per
+ * phase and per page.
+ */
+#define UFFD_MAX_PAGES	8
+
+struct uffd_server {
+	int uffd;
+	int stop[2];
+	char *base;
+	size_t size;
+	char *contents;		/* what the pages held before they were dropped */
+	pthread_t thread;
+	/* Results, written by the fault thread only. */
+	int faults[NR_PHASES][UFFD_MAX_PAGES];
+	int first_phase;	/* -1: none yet */
+	int error;
+};
+
+void uffd_start(struct uffd_server *s, void *base, size_t size);
+void uffd_stop(struct uffd_server *s);
+/* Faults taken in @phase, on any page. */
+int uffd_faults_in(const struct uffd_server *s, int phase);
+
+/*
+ * The guest most tests migrate: L1 intercepts L2's RDMSR(MSR_FS_BASE)
+ * through its MSR permission map / MSR bitmap, so that the guest can only
+ * complete if KVM merged L1's real map after the restore.
+ *
+ *   stage 1: L1 set up;  2: in L2 (the host saves/restores or SMIs here);
+ *   3: the RDMSR exited to L1 (args: exit code/reason, SVM exit_info_1);
+ *   4: back in L2;  5: L2's VMMCALL/VMCALL exited to L1 (arg: exit code);
+ *   then GUEST_DONE.
+ *
+ * SVM: vcpu_args_set(vcpu, 1, svm_gva) with the svm_test_data's MSRPM in use.
+ * VMX: vcpu_args_set(vcpu, 3, vmx_gva, pages, apic_access): @pages is a GPA
+ * (identity mapped) holding the MSR bitmap and then the virtual-APIC page
+ * (TPR shadow on), or 0 to use vmx->msr and no TPR shadow; @apic_access is
+ * the APIC-access address (APIC-access virtualization on).
+ */
+/* L2's VMMCALL, with the registers KVM's VMMCALL handling may clobber. */
+static inline void l2_vmmcall(void)
+{
+	__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
+			     : : "a"(0xdeadbeef), "c"(0xbeefdead)
+			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
+			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+}
+
+void svm_msr_l1_guest_code(struct svm_test_data *svm);
+void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access);
+/* Runs stages 3 to the end, asserting each exit. */
+void svm_msr_guest_finish(struct kvm_vcpu *vcpu);
+void vmx_msr_guest_finish(struct kvm_vcpu *vcpu);
+
+#endif /* SELFTEST_KVM_NESTED_UTIL_H */
