@@ -61,6 +61,7 @@ distclean:
 	rm -rf $(BUILD)
 
 -include rig/rig.mk
+-include rig/bench.mk
 -include packaging/packaging.mk
 
 .PHONY: all prepare module install dkms-install abi-check lint style matrix \
