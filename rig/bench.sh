@@ -9,8 +9,8 @@
 #
 #   --smoke          one short round, no build timing: checks that the
 #                    benchmark works, not what it measures
-#   --rounds N       rounds of stock, eager, legacy (default 8, plus a warm-up)
-#   --args "..."     nested_bench options (default: -b 20 -s 30: 240 restores per mode)
+#   --rounds N       rounds of stock, eager, legacy (default 16, plus a warm-up)
+#   --args "..."     nested_bench options (default: -b 10 -s 15: 240 restores per mode)
 #   --build 0|1      time the host build too (default 1; 0 with --smoke)
 #   --ours-dir DIR   our modules (default build/kvm/KVER)
 # Exit status: 0 when every benchmark produced its numbers (a ratio over its
@@ -28,8 +28,8 @@ usage()
 }
 
 SMOKE=0
-ROUNDS=8
-ARGS="-b 20 -s 30"
+ROUNDS=16
+ARGS="-b 10 -s 15"
 TIME_BUILD=1
 OURS_DIR=
 while [ $# -gt 0 ]; do
