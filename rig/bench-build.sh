@@ -44,16 +44,24 @@ timed()
 rm -rf "$SCRATCH"
 mkdir -p "$EMPTY"
 : >"$EMPTY/series"
-for tree in pristine patched; do
-	pd=
-	[ "$tree" = pristine ] && pd=$EMPTY
-	out=$SCRATCH/$tree
-	mkdir -p "$out"
-	timed prepare.cold "$tree" env OUT="$out" PATCHDIR="$pd" \
-		"$TOP/scripts/prepare" "$KVER" || exit 1
-	timed build "$tree" env OUT="$out" PATCHDIR="$pd" \
-		"$TOP/scripts/build" "$KVER" || exit 1
-	timed prepare.cached "$tree" env OUT="$out" PATCHDIR="$pd" \
-		"$TOP/scripts/prepare" "$KVER" || exit 1
+# Twice, alternating, so that a load change on the host hits both trees.
+for rep in 1 2; do
+	for tree in pristine patched; do
+		pd=
+		[ "$tree" = pristine ] && pd=$EMPTY
+		out=$SCRATCH/$tree
+		rm -rf "$out"
+		mkdir -p "$out"
+		timed prepare.cold "$tree" env OUT="$out" PATCHDIR="$pd" \
+			"$TOP/scripts/prepare" "$KVER" || exit 1
+		timed build "$tree" env OUT="$out" PATCHDIR="$pd" \
+			"$TOP/scripts/build" "$KVER" || exit 1
+		timed prepare.cached "$tree" env OUT="$out" PATCHDIR="$pd" \
+			"$TOP/scripts/prepare" "$KVER" || exit 1
+		rm -rf "$out/kvm"
+		timed prepare.cached-tree "$tree" env OUT="$out" PATCHDIR="$pd" \
+			"$TOP/scripts/prepare" "$KVER" || exit 1
+	done
+	echo "BENCH-BUILD-REP $rep"
 done
 rm -rf "$SCRATCH/pristine" "$SCRATCH/patched"

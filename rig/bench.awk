@@ -131,9 +131,11 @@ FNR != NR && /^BENCH-BUILD / {
 		bseen[bs] = 1
 		bstep[++nbs] = bs
 	}
-	bsecs[bs, bt] = kv($0, "secs")
+	bsecs[bs, bt] += kv($0, "secs")
+	bcount[bs, bt]++
 }
 FNR != NR && /^BENCH-BUILD-ERROR/ { err($0) }
+FNR != NR && /^BENCH-BUILD-REP / { brep = $2 }
 
 END {
 	if (!ended)
@@ -185,11 +187,14 @@ END {
 		}
 	}
 	if (nbs) {
-		printf "\n%-40s %12s %12s %7s\n", "host build (s)", "unpatched", "patched", "ratio"
+		for (t in bcount)
+			bsecs[t] /= bcount[t]
+		printf "\n%-40s %12s %12s %7s\n", "host build, s (mean of " brep " runs)",
+			"unpatched", "patched", "ratio"
 		for (i = 1; i <= nbs; i++) {
 			s = bstep[i]
-			printf "%-40s %12s %12s %7s\n", s, bsecs[s, "pristine"], bsecs[s, "patched"],
-				bsecs[s, "pristine"] > 0 ? sprintf("%.3f", bsecs[s, "patched"] / bsecs[s, "pristine"]) : "-"
+			printf "%-40s %12.1f %12.1f %7s\n", s, bsecs[s, "pristine"], bsecs[s, "patched"],
+				(bsecs[s, "pristine"] > 0 ? sprintf("%.3f", bsecs[s, "patched"] / bsecs[s, "pristine"]) : "-")
 		}
 	}
 	printf "\nguest seconds per mode (all rounds):"
