@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # kvm-nested: out-of-tree x86 KVM for Debian 12 kernels.  See README.md.
+#
+#   make [module] KVER=...   build kvm.ko, kvm-intel.ko, kvm-amd.ko
+#   make check               the test suite (tests/run)
+#   make vmtest KVER=...     selftests in the emulated rig, stock vs ours
+#   make bench KVER=...      timings, stock vs ours, and the build cost
+#                            (docs/bench.md); make bench-smoke: quick check
 
 KVER ?= $(shell scripts/default-kver)
 BUILD ?= $(CURDIR)/build
