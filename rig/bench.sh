@@ -13,6 +13,9 @@
 #   --args "..."     nested_bench options (default: -b 10 -s 15: 240 restores per mode)
 #   --build 0|1      time the host build too (default 1; 0 with --smoke)
 #   --ours-dir DIR   our modules (default build/kvm/KVER)
+#   --icount SHIFT   run QEMU with -icount shift=SHIFT,sleep=off: guest time
+#                    counts instructions (2^SHIFT ns each), not host time, so
+#                    host load does not move it; results go to KVER-icount.*
 # Exit status: 0 when every benchmark produced its numbers (a ratio over its
 # goal is reported, not failed: timings are not test results).
 set -eu
@@ -32,6 +35,7 @@ ROUNDS=16
 ARGS="-b 10 -s 15"
 TIME_BUILD=1
 OURS_DIR=
+ICOUNT=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) SMOKE=1 ;;
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--args) ARGS=$2 && shift ;;
 	--build) TIME_BUILD=$2 && shift ;;
 	--ours-dir) OURS_DIR=$2 && shift ;;
+	--icount) ICOUNT=$2 && shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) break ;;
@@ -57,7 +62,10 @@ fi
 RUN=$RIGB/run/$KVER-bench
 OUTDIR=$BUILD/bench
 NAME=$KVER
-[ "$SMOKE" = 1 ] && NAME=$KVER-smoke
+[ -n "$ICOUNT" ] && NAME=$NAME-icount
+[ "$SMOKE" = 1 ] && NAME=$NAME-smoke
+EMU="QEMU TCG -cpu max"
+[ -n "$ICOUNT" ] && EMU="$EMU -icount shift=$ICOUNT,sleep=off: instruction-counted time"
 
 for t in cpio gzip strip file modinfo xz qemu-system-x86_64; do
 	command -v "$t" >/dev/null || die "$t not found: run rig/deps.sh (as root)"
@@ -89,24 +97,25 @@ printf 'ROUNDS=%s\nARGS="%s"\n' "$ROUNDS" "$ARGS" >"$RUN/extra/etc/rig/bench.con
 	gzip -1 >"$RUN/extra.gz"
 cat "$RUN/rig.gz" "$RUN/extra.gz" >"$RUN/initramfs.gz"
 
-LOG=$RIGB/logs/$KVER-bench-$(date +%Y%m%d-%H%M%S).log
+LOG=$RIGB/logs/$NAME-bench-$(date +%Y%m%d-%H%M%S).log
 # Host limits: an hour per round (TCG on a loaded host), 20 minutes
 # without console output.
 say "bench $KVER: $ROUNDS round(s) of stock, eager, legacy (nested_bench $ARGS); serial log $LOG"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(now)
-RIG_APPEND="rdinit=/bench-init" "$RIG/boot-qemu.sh" "$VMLINUZ" \
+RIG_QEMU_ARGS=${ICOUNT:+-icount shift=$ICOUNT,sleep=off} \
+	RIG_APPEND="rdinit=/bench-init" "$RIG/boot-qemu.sh" "$VMLINUZ" \
 	"$RUN/initramfs.gz" "$LOG" $((600 + 3600 * ROUNDS)) 1200
 t1=$(now)
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-ln -sf "$(basename "$LOG")" "$RIGB/logs/$KVER-bench.log"
+ln -sf "$(basename "$LOG")" "$RIGB/logs/$NAME-bench.log"
 
 : >"$RUN/build.lines"
 if [ "$TIME_BUILD" = 1 ]; then
 	"$RIG/bench-build.sh" "$KVER" >"$RUN/build.lines"
 fi
 
-TITLE="== bench $KVER (SVM, QEMU TCG -cpu max; source $SRCVER; $(date -u '+%Y-%m-%d %H:%M UTC'); $((t1 - t0)) s; $(nproc) host CPUs, load $LOAD0 before, $LOAD1 after; log $LOG)"
+TITLE="== bench $KVER (SVM, $EMU; source $SRCVER; $(date -u '+%Y-%m-%d %H:%M UTC'); $((t1 - t0)) s; $(nproc) host CPUs, load $LOAD0 before, $LOAD1 after; log $LOG)"
 rc=0
 awk -f "$RIG/bench.awk" -v title="$TITLE" -v json="$OUTDIR/$NAME.json" \
 	-v kver="$KVER" -v hostnote="$(cat "$LOG.host" 2>/dev/null)" \
