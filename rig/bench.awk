@@ -94,7 +94,7 @@ FNR == NR && /^BENCH-START / { start = $0 }
 FNR == NR && /^BENCH-END/ { ended = 1 }
 FNR == NR && /^BENCH-MODULES / && / status=fail/ { err("module load failed: " $0) }
 FNR == NR && /^BENCH-RUN / {
-	r = kv($0, "round"); m = kv($0, "mode")
+	r = kv($0, "round") + 0; m = kv($0, "mode")
 	if (kv($0, "rc") != 0 && r == 0)
 		err("nested_bench failed in the warm-up round, mode " m " (rc " kv($0, "rc") ")")
 	else if (kv($0, "rc") != 0)
@@ -104,7 +104,7 @@ FNR == NR && /^BENCH-RUN / {
 		nrounds = r
 }
 FNR == NR && /^BENCH-SAMPLES / {
-	b = kv($0, "bench"); m = kv($0, "mode"); r = kv($0, "round")
+	b = kv($0, "bench"); m = kv($0, "mode"); r = kv($0, "round") + 0
 	v = kv($0, "v")
 	if (r == 0)		# the warm-up round
 		next
@@ -143,8 +143,8 @@ END {
 	print title
 	if (start != "")
 		print start
-	printf "\n%-40s %-7s %5s %12s %12s %7s %15s %6s %s\n", "benchmark", "mode",
-		"n", "median", "p99", "ratio", "rounds min-max", "goal", "verdict"
+	printf "\n%-40s %-7s %5s %10s %10s %7s %15s %6s %s\n", "benchmark", "mode",
+		"n", "median", "p99", "ratio", "rounds: min-max", "goal", "verdict"
 	nrow = 0
 	for (i = 1; i <= nb; i++) {
 		b = bench[i]
@@ -160,7 +160,7 @@ END {
 			row_n[nrow] = st_n; row_med[nrow] = st_med; row_p99[nrow] = st_p99
 			ratio = ""; rmin = ""; rmax = ""
 			if (m != "stock" && med[b, "stock"] > 0) {
-				ratio = sprintf("%.3f", st_med / med[b, "stock"])
+				ratio = st_med / med[b, "stock"]
 				for (r in rounds)
 					if ((b, m, r) in rmed && rmed[b, "stock", r] > 0) {
 						x = rmed[b, m, r] / rmed[b, "stock", r]
@@ -171,15 +171,17 @@ END {
 			g = ((b, m) in goal) ? goal[b, m] : ""
 			verdict = ""
 			if (g != "" && ratio != "") {
-				verdict = (ratio + 0 <= g + 0) ? "pass" : "OVER"
+				verdict = ratio <= g + 0 ? "pass" : "OVER"
 				ngoal++
 				if (verdict == "OVER")
 					nover++
 			}
+			if (ratio != "")
+				ratio = sprintf("%.4f", ratio)
 			row_ratio[nrow] = ratio; row_goal[nrow] = g; row_verdict[nrow] = verdict
-			row_rmin[nrow] = rmin == "" ? "" : sprintf("%.3f", rmin)
-			row_rmax[nrow] = rmax == "" ? "" : sprintf("%.3f", rmax)
-			printf "%-40s %-7s %5d %12.0f %12.0f %7s %15s %6s %s\n",
+			row_rmin[nrow] = rmin == "" ? "" : sprintf("%.4f", rmin)
+			row_rmax[nrow] = rmax == "" ? "" : sprintf("%.4f", rmax)
+			printf "%-40s %-7s %5d %10.0f %10.0f %7s %15s %6s %s\n",
 				j == 1 ? what[b] : "", m, st_n, st_med, st_p99,
 				ratio == "" ? "-" : ratio,
 				rmin == "" ? "-" : row_rmin[nrow] "-" row_rmax[nrow],
