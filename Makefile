@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # kvm-nested: out-of-tree x86 KVM for Debian 12 kernels.  See README.md.
+#
+#   make [module] KVER=...   build kvm.ko, kvm-intel.ko, kvm-amd.ko
+#   make check               the test suite (tests/run)
+#   make vmtest KVER=...     selftests in the emulated rig, stock vs ours
+#   make bench KVER=...      timings, stock vs ours, and the build cost
+#                            (docs/bench.md); make bench-smoke: quick check
 
 KVER ?= $(shell scripts/default-kver)
 BUILD ?= $(CURDIR)/build
@@ -61,6 +67,7 @@ distclean:
 	rm -rf $(BUILD)
 
 -include rig/rig.mk
+-include rig/bench.mk
 -include packaging/packaging.mk
 
 .PHONY: all prepare module install dkms-install abi-check lint style matrix \
