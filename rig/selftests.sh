@@ -61,7 +61,9 @@ build_upstream()
 
 build_ours()
 {
-	make -s -C "$TOP/selftests" KSRC="$TREE" LIBOUT="$OUT/upstream" \
+	# MAKEFLAGS would pass the caller's command-line variables (e.g. the
+	# TESTS of `make vmtest TESTS=...`) on to selftests/Makefile.
+	MAKEFLAGS='' make -s -C "$TOP/selftests" KSRC="$TREE" LIBOUT="$OUT/upstream" \
 		OUT="$OUT/ours" >"$OUT/ours.log" 2>&1 || {
 		cat "$OUT/ours.log" >&2
 		die "our selftests (selftests/) did not build against $SRCVER"

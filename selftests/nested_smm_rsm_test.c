@@ -99,22 +99,7 @@ static void l2_guest_code(void)
 
 static void l1_guest_code(struct svm_test_data *svm)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
-	struct vmcb *vmcb = svm->vmcb;
-	uint8_t *msrpm = svm->msr;
-
-	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
-	msrpm[SVM_FS_BASE_BYTE] |= SVM_FS_BASE_RDBIT;
-	GUEST_SYNC(1);
-
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, vmcb->control.exit_info_1, 0, 0);
-	vmcb->save.rip += 2;		/* skip RDMSR (0f 32); no NRIP save */
-
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(5, vmcb->control.exit_code, 0, 0, 0);
-	GUEST_DONE();
+	svm_msr_l1_run(svm, l2_guest_code);
 }
 
 static bool kernel_is_6_1(void)

@@ -363,11 +363,16 @@ static void svm_l2_guest_code(void)
 
 void svm_msr_l1_guest_code(struct svm_test_data *svm)
 {
+	svm_msr_l1_run(svm, svm_l2_guest_code);
+}
+
+void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code)
+{
 	unsigned long l2_stack[L2_STACK_SIZE];
 	struct vmcb *vmcb = svm->vmcb;
 	uint8_t *msrpm = svm->msr;
 
-	generic_svm_setup(svm, svm_l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+	generic_svm_setup(svm, l2_code, &l2_stack[L2_STACK_SIZE]);
 	vmcb->control.intercept |= 1ull << INTERCEPT_MSR_PROT;
 	msrpm[SVM_FS_BASE_BYTE] |= SVM_FS_BASE_RDBIT;
 	GUEST_SYNC(1);

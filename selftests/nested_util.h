@@ -141,6 +141,8 @@ static inline void l2_vmmcall(void)
 }
 
 void svm_msr_l1_guest_code(struct svm_test_data *svm);
+/* The same L1 running another L2, that must follow the same stages. */
+void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code);
 void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access);
 /* Runs stages 3 to the end, asserting each exit. */
 void svm_msr_guest_finish(struct kvm_vcpu *vcpu);

@@ -40,8 +40,7 @@
 #include "processor.h"
 #include "svm_util.h"
 #include "apic.h"
-
-#define PARAM		"/sys/module/kvm/parameters/defer_nested_state_pages"
+#include "nested_util.h"
 
 #define SMRAM_GPA	0x1000000ull
 #define SMRAM_SIZE	0x10000
@@ -70,23 +69,6 @@ static uint8_t smi_handler[] = {
 	0x0f, 0xaa,
 };
 #define HANDLER_ADDR_OFF	2
-
-static const char *read_mode(void)
-{
-	char buf[4] = {};
-	int fd = open(PARAM, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0) {
-		TEST_ASSERT(errno == ENOENT, "open(%s): errno %d", PARAM, errno);
-		return "stock";
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	TEST_ASSERT(n >= 1 && (buf[0] == 'Y' || buf[0] == 'N'),
-		    "%s: expected Y or N, got \"%s\"", PARAM, buf);
-	return buf[0] == 'N' ? "eager" : "legacy";
-}
 
 static uint64_t now_ns(void)
 {
@@ -233,32 +215,6 @@ static void restore_guest(struct svm_test_data *svm)
 	l2_in_l1(svm, l2_sync_loop);
 }
 
-static bool in_guest_mode(struct kvm_vcpu *vcpu)
-{
-	union {
-		struct kvm_nested_state hdr;
-		char buf[16384];
-	} ns;
-
-	memset(&ns, 0, sizeof(ns));
-	ns.hdr.size = sizeof(ns);
-	vcpu_nested_state_get(vcpu, &ns.hdr);
-	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
-}
-
-/* QEMU's order: SREGS, NESTED_STATE (timed by the caller), then the rest. */
-static void restore_rest(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
-{
-	vcpu_regs_set(vcpu, &st->regs);
-	vcpu_xsave_set(vcpu, st->xsave);
-	if (kvm_has_cap(KVM_CAP_XCRS))
-		vcpu_xcrs_set(vcpu, &st->xcrs);
-	vcpu_msrs_set(vcpu, &st->msrs);
-	vcpu_events_set(vcpu, &st->events);
-	vcpu_mp_state_set(vcpu, &st->mp_state);
-	vcpu_debugregs_set(vcpu, &st->debugregs);
-}
-
 static void bench_restore(int samples)
 {
 	uint64_t *ioc = calloc(samples, sizeof(*ioc));
@@ -388,7 +344,7 @@ int main(int argc, char *argv[])
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
-	mode = read_mode();
+	mode = mode_name[read_mode()];
 
 	all = optind == argc;
 	for (i = all ? 0 : optind; i < (all ? (int)ARRAY_SIZE(all_benches) : argc); i++) {
