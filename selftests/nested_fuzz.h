@@ -222,6 +222,7 @@ static void snap_restore(struct mem_snap *s)
 static void restore_valid(struct kvm_vcpu *vcpu, struct kvm_x86_state *s,
 			  unsigned long iter)
 {
+	unsigned int i;
 	int r;
 
 	vcpu_events_set(vcpu, &s->events);
@@ -233,7 +234,24 @@ static void restore_valid(struct kvm_vcpu *vcpu, struct kvm_x86_state *s,
 	vcpu_xsave_set(vcpu, s->xsave);
 	if (kvm_has_cap(KVM_CAP_XCRS))
 		vcpu_xcrs_set(vcpu, &s->xcrs);
-	vcpu_msrs_set(vcpu, &s->msrs);
+	/*
+	 * KVM refuses to change VMX capability MSRs (0x480-0x493) once the
+	 * vCPU has run; they hold the saved values anyway.  The rest, one by
+	 * one, must be accepted.
+	 */
+	for (i = 0; i < s->msrs.nmsrs; i++) {
+		struct {
+			struct kvm_msrs hdr;
+			struct kvm_msr_entry e;
+		} one = { .hdr.nmsrs = 1, .e = s->msrs.entries[i] };
+
+		if (one.e.index >= 0x480 && one.e.index <= 0x493)
+			continue;
+		r = __vcpu_ioctl(vcpu, KVM_SET_MSRS, &one.hdr);
+		TEST_ASSERT(r == 1,
+			    "iteration %lu (seed 0x%llx): KVM_SET_MSRS of the valid MSR 0x%x failed after [%s]",
+			    iter, cfg.seed, one.e.index, mut_log);
+	}
 	vcpu_events_set(vcpu, &s->events);
 	vcpu_mp_state_set(vcpu, &s->mp_state);
 	vcpu_debugregs_set(vcpu, &s->debugregs);
@@ -271,6 +289,20 @@ static struct ucall check_stage(struct kvm_vcpu *vcpu, int stage, unsigned long 
 			  iter, cfg.seed, mut_log, stage, (unsigned long)uc.cmd);
 	}
 	return uc;
+}
+
+/* The kernel taint, for the rig's before/after comparison (-1: unknown). */
+static long kernel_taint(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+	long t = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &t) != 1)
+			t = -1;
+		fclose(f);
+	}
+	return t;
 }
 
 static void fuzz_report(const char *vendor, const char *what, unsigned long iters)

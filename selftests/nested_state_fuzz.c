@@ -410,6 +410,7 @@ int main(int argc, char *argv[])
 {
 	struct fuzz_vm f = {};
 	unsigned long i, end;
+	long taint0 = kernel_taint();
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
@@ -443,5 +444,7 @@ int main(int argc, char *argv[])
 
 	check_valid(&f, end);
 	kvm_vm_free(f.vm);
+	printf("FUZZ-TAINT vendor=svm seed=0x%llx before=%ld after=%ld\n", cfg.seed, taint0,
+	       kernel_taint());
 	return 0;
 }
