@@ -257,6 +257,16 @@ static void restore_valid(struct kvm_vcpu *vcpu, struct kvm_x86_state *s,
 	vcpu_debugregs_set(vcpu, &s->debugregs);
 }
 
+/*
+ * Make a pending triple fault part of the vCPU events, as QEMU does, so
+ * that restoring the valid state also drops one left by a fuzzed run.
+ */
+static void fuzz_vm_caps(struct kvm_vm *vm)
+{
+	if (kvm_has_cap(KVM_CAP_X86_TRIPLE_FAULT_EVENT))
+		vm_enable_cap(vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+}
+
 /* Like vcpu_run(), but a failure names the iteration and the seed. */
 static struct ucall check_stage(struct kvm_vcpu *vcpu, int stage, unsigned long iter)
 {

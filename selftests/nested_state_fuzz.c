@@ -230,6 +230,7 @@ static void setup(struct fuzz_vm *f)
 				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
 	TEST_ASSERT(vm_phy_pages_alloc(f->vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
 		    "could not allocate the SMRAM guest-physical pages");
+	fuzz_vm_caps(f->vm);
 	f->smram = addr_gpa2hva(f->vm, SMRAM_GPA);
 	memset(f->smram, 0, SMRAM_SIZE);
 	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
@@ -259,12 +260,16 @@ static void setup(struct fuzz_vm *f)
 	f->snap.dirty = true;
 }
 
-static void recreate(struct fuzz_vm *f)
+/* A new VM over the same memory, the valid state restored into it. */
+static void recreate(struct fuzz_vm *f, unsigned long iter)
 {
 	kvm_vm_release(f->vm);
 	f->vcpu = vm_recreate_with_one_vcpu(f->vm);
+	fuzz_vm_caps(f->vm);
 	add_smm_alias(f);
 	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+	snap_restore(&f->snap);
+	restore_valid(f->vcpu, f->valid, iter);
 }
 
 /* Restore the valid state (and RAM); L2 must report to L1 and L1 finish. */
@@ -426,7 +431,7 @@ int main(int argc, char *argv[])
 	end = cfg.start + cfg.iters;
 	for (i = cfg.start; i < end; i++) {
 		if (i > cfg.start && !(i % cfg.recreate))
-			recreate(&f);
+			recreate(&f, i);
 		state_iteration(&f, i);
 		if (!((i + 1) % 1000))
 			fuzz_report("svm", "progress", i + 1 - cfg.start);
@@ -437,7 +442,7 @@ int main(int argc, char *argv[])
 	end = cfg.start + cfg.rsm_iters;
 	for (i = cfg.start; i < end; i++) {
 		if (!(i % cfg.recreate))
-			recreate(&f);
+			recreate(&f, i);
 		rsm_iteration(&f, i);
 	}
 	fuzz_report("svm", "rsm", cfg.rsm_iters);
