@@ -7,7 +7,9 @@
 # (stock, eager, legacy) the fuzzer's FUZZ-RESULT lines (state and RSM
 # iterations, accepted/rejected), the host splats logged while the fuzzer
 # ran (same patterns as rig/report.awk, rig/splat-ignore applies), and the
-# kernel taint before and after it (FUZZ-TAINT, else RIG-RESULT).  Taint
+# kernel taint before and after it (FUZZ-TAINT, else RIG-RESULT), and how
+# often the restored valid state did not complete (FUZZ-DIVERGED; it then
+# must complete in a recreated VM, else the fuzzer fails).  Taint
 # bits 12 (O, out-of-tree) and 13 (E, unsigned) come from loading our
 # modules and are not counted as a change.  Last line: "fuzz: ok" when our
 # modules ran every mode without a splat, a taint change or a failure.
@@ -73,6 +75,7 @@ BEGIN {
 	w = kv($0, "what")
 	if (w == "progress")
 		next
+	div[cur] += kv($0, "diverged")
 	if (w == "rsm") {
 		rit[cur] = kv($0, "iters")
 		racc[cur] = kv($0, "accepted")
@@ -84,6 +87,11 @@ BEGIN {
 		fseed[cur] = kv($0, "seed")
 		ex[cur] = kv($0, "exits")
 	}
+	next
+}
+/FUZZ-DIVERGED / && cur != "" {
+	if (!(cur in firstdiv))
+		firstdiv[cur] = $0
 	next
 }
 /FUZZ-TAINT / && cur != "" {
@@ -100,9 +108,9 @@ BEGIN {
 
 END {
 	printf "== fuzz %s (%s), %s, seed %s\n", kernel, vendor, test, seed
-	printf "%-8s %-7s %-7s %9s %9s %9s %9s %9s %7s %-13s %s\n", "vendor", "mode",
+	printf "%-8s %-7s %-7s %9s %9s %9s %9s %9s %8s %7s %-13s %s\n", "vendor", "mode",
 		"result", "iters", "accepted", "rejected", "rsm-iters", "rsm-resume",
-		"splats", "taint", "verdict"
+		"diverged", "splats", "taint", "verdict"
 	bad = 0
 	for (i = 1; i <= nm; i++) {
 		m = modes[i]
@@ -120,11 +128,11 @@ END {
 			v = v " (stock, recorded)"
 		else if (m != "stock" && v != "ok")
 			bad++
-		printf "%-8s %-7s %-7s %9s %9s %9s %9s %9s %7d %-13s %s\n", vendor, m,
+		printf "%-8s %-7s %-7s %9s %9s %9s %9s %9s %8d %7d %-13s %s\n", vendor, m,
 			res[m] == "" ? "lost" : res[m], it[m] == "" ? "-" : it[m],
 			acc[m] == "" ? "-" : acc[m], rej[m] == "" ? "-" : rej[m],
 			rit[m] == "" ? "-" : rit[m], racc[m] == "" ? "-" : racc[m],
-			nsp[m], (tb[m] == "" ? "?" : tb[m]) "->" (ta[m] == "" ? "?" : ta[m]), v
+			div[m], nsp[m], (tb[m] == "" ? "?" : tb[m]) "->" (ta[m] == "" ? "?" : ta[m]), v
 	}
 	for (i = 1; i <= nm; i++) {
 		m = modes[i]
@@ -132,6 +140,8 @@ END {
 			printf "exits %s: %s\n", m, ex[m]
 		if (m in first)
 			printf "first splat %s: %s\n", m, first[m]
+		if (m in firstdiv)
+			printf "first divergence %s: %s\n", m, firstdiv[m]
 	}
 	if (!("eager" in seen) || !("legacy" in seen)) {
 		if (!("stock" in seen)) {

@@ -44,10 +44,12 @@ struct fuzz_stats {
 	unsigned long iters, accepted, rejected, sregs_rejected;
 	unsigned long checks, runs, intr, run_errors;
 	unsigned long exits[64];
-	unsigned long rsm_iters, rsm_entry_other;
+	unsigned long rsm_iters, rsm_entry_other, diverged;
 };
 
 static struct fuzz_cfg cfg;
+static struct kvm_lapic_state valid_lapic;
+static bool have_lapic;
 static struct fuzz_stats st;
 static unsigned long long rng_state;
 static char mut_log[512];
@@ -215,6 +217,12 @@ static void snap_restore(struct mem_snap *s)
 	s->dirty = false;
 }
 
+/* The local APIC is not in struct kvm_x86_state; a VMM restores it too. */
+static void save_lapic(struct kvm_vcpu *vcpu)
+{
+	have_lapic = !__vcpu_ioctl(vcpu, KVM_GET_LAPIC, &valid_lapic);
+}
+
 /*
  * The valid state, in QEMU's order (SREGS, NESTED_STATE, the rest); events
  * go first too, to leave SMM, where guest-mode nested state is refused.
@@ -252,6 +260,8 @@ static void restore_valid(struct kvm_vcpu *vcpu, struct kvm_x86_state *s,
 			    "iteration %lu (seed 0x%llx): KVM_SET_MSRS of the valid MSR 0x%x failed after [%s]",
 			    iter, cfg.seed, one.e.index, mut_log);
 	}
+	if (have_lapic)
+		vcpu_ioctl(vcpu, KVM_SET_LAPIC, &valid_lapic);
 	vcpu_events_set(vcpu, &s->events);
 	vcpu_mp_state_set(vcpu, &s->mp_state);
 	vcpu_debugregs_set(vcpu, &s->debugregs);
@@ -265,6 +275,46 @@ static void fuzz_vm_caps(struct kvm_vm *vm)
 {
 	if (kvm_has_cap(KVM_CAP_X86_TRIPLE_FAULT_EVENT))
 		vm_enable_cap(vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+}
+
+/*
+ * One try of the valid state: L2 reports to L1 (stage 3, exit code
+ * @exit_code) and L1 finishes.  Any other outcome is returned as false;
+ * a KVM_RUN that does not return is caught by the rig's timeout.
+ */
+static bool try_complete(struct kvm_vcpu *vcpu, uint64_t exit_code, char *why, size_t n)
+{
+	struct ucall uc = {};
+	int stage, r;
+
+	for (stage = 3; stage >= 0; stage -= 3) {
+		do {
+			r = __vcpu_run(vcpu);
+		} while (r && errno == EINTR);
+		if (r || vcpu->run->exit_reason != KVM_EXIT_IO) {
+			snprintf(why, n, "stage %d: rc %d errno %d exit reason %u (%s)", stage, r,
+				 r ? errno : 0, vcpu->run->exit_reason,
+				 exit_reason_str(vcpu->run->exit_reason));
+			return false;
+		}
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			if (stage == 3 && uc.args[1] == 3 && uc.args[2] == exit_code)
+				continue;
+			snprintf(why, n, "stage %d: got stage %lu exit code 0x%lx", stage,
+				 (unsigned long)uc.args[1], (unsigned long)uc.args[2]);
+			return false;
+		case UCALL_DONE:
+			if (stage == 0)
+				continue;
+			snprintf(why, n, "stage %d: guest done early", stage);
+			return false;
+		default:
+			snprintf(why, n, "stage %d: ucall %lu", stage, (unsigned long)uc.cmd);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Like vcpu_run(), but a failure names the iteration and the seed. */
@@ -319,9 +369,9 @@ static void fuzz_report(const char *vendor, const char *what, unsigned long iter
 {
 	int i;
 
-	printf("FUZZ-RESULT vendor=%s what=%s seed=0x%llx iters=%lu accepted=%lu rejected=%lu sregs_rejected=%lu runs=%lu eintr=%lu run_errors=%lu checks=%lu smi_entry_other=%lu exits=",
+	printf("FUZZ-RESULT vendor=%s what=%s seed=0x%llx iters=%lu accepted=%lu rejected=%lu sregs_rejected=%lu runs=%lu eintr=%lu run_errors=%lu checks=%lu smi_entry_other=%lu diverged=%lu exits=",
 	       vendor, what, cfg.seed, iters, st.accepted, st.rejected, st.sregs_rejected,
-	       st.runs, st.intr, st.run_errors, st.checks, st.rsm_entry_other);
+	       st.runs, st.intr, st.run_errors, st.checks, st.rsm_entry_other, st.diverged);
 	for (i = 0; i < 64; i++)
 		if (st.exits[i])
 			printf("%s:%lu,", exit_reason_str(i), st.exits[i]);
