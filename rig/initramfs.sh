@@ -130,6 +130,14 @@ base()
 		echo "VENDOR=kvm_$VENDOR"
 		echo "PHASES=\"$PHASES\""
 	} >"$ROOT/etc/rig/conf"
+	fuzz_conf >>"$ROOT/etc/rig/conf"
+}
+
+# FUZZ_* of the environment (rig/fuzz.sh), exported to the tests by /init
+# sourcing the conf; numbers only.
+fuzz_conf()
+{
+	env | LC_ALL=C sort | grep -E '^FUZZ_[A-Z_]+=[0-9a-fA-Fx]+$' | sed 's/^/export /' || true
 }
 
 pack()

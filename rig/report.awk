@@ -4,7 +4,7 @@
 #     [-v ignore_file=rig/splat-ignore] [-v hostnote=...] PLAN LOG
 #
 # Turns the serial log of one rig run into a table and verdicts.
-#   PLAN  "name timeout ours_only known_fail emu_limit" per test (vmtest.sh)
+#   PLAN  "name timeout ours_only known_fail emu_limit stock_bug" per test (vmtest.sh)
 #   LOG   the serial console (RIG-* lines of rig/init.sh, kernel messages)
 #
 # Verdict of each test x mode (docs/rig.md):
@@ -16,6 +16,9 @@
 #           skip is not counted and a failure failed.  ours-only: only pass
 #           passes.  Without a stock run, judged like stock.
 #   any     a splat in the kernel log while it ran: failed.
+#   stock-bug tests (a stock KVM bug that our series fixes): the stock run,
+#           splat included, is a baseline failure; eager and legacy must
+#           pass without a splat.
 # A result that never came (crash, host timeout) failed.
 # Prints the table, notes, and last "N passed, N failed"; exit 1 on failure.
 
@@ -43,6 +46,8 @@ function judge(t, m,    r, sr, v) {
 	r = res[t, m]
 	if (emu[t])
 		return "emu"
+	if (sbug[t])
+		return m == "stock" ? "baseline" : (r == "PASS" && !((t, m) in splat)) ? "pass" : "fail"
 	if ((t, m) in splat)
 		return "fail"
 	if (m == "stock" && ours[t])
@@ -116,6 +121,7 @@ FNR == NR {
 	ours[$1] = $3
 	known[$1] = $4
 	emu[$1] = $5
+	sbug[$1] = $6
 	if (length($1) > width)
 		width = length($1)
 	next
@@ -217,6 +223,8 @@ END {
 			note = note " emulator limitation"
 		if (ours[t])
 			note = note " ours-only"
+		if (sbug[t])
+			note = note " stock bug (baseline)"
 		if (known[t] && has_stock && res[t, "stock"] != "" && res[t, "stock"] != "PASS")
 			note = note " baseline failure (known)"
 		else if (known[t] && res[t, "stock"] == "PASS")

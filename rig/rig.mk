@@ -8,6 +8,7 @@
 #   make vmtest-baseline KVER=... stock modules only (= OURS=0)
 #   make rig-selfcheck KVER=...   the rig's own tests (rig/selftest-patches)
 #   make rig-deps                 apt-get install what the rig needs (root)
+#   make fuzz KVER=... [ITERS= SEED= RSM_ITERS= VMX=1]  nested state fuzzers
 #
 # Variables: KVER (required), OURS=0 (skip our modules, and `module`),
 # TESTS="a b" (only these), RETRIES=n (reruns of a failure, default 1),
@@ -54,5 +55,12 @@ rig-selfcheck-vmx:
 rig-deps:
 	$(RIG_SH)/deps.sh all
 
+# make fuzz KVER=... [ITERS=n] [SEED=s] [RSM_ITERS=n] [VMX=1]: docs/fuzz.md
+fuzz: $(rig_module)
+	$(rig_need_kver)
+	$(RIG_SH)/fuzz.sh $(if $(filter 1,$(VMX)),--vmx) --ours $(OURS) \
+		$(if $(ITERS),--iters $(ITERS)) $(if $(SEED),--seed $(SEED)) \
+		$(if $(RSM_ITERS),--rsm-iters $(RSM_ITERS)) $(KVER)
+
 .PHONY: vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \
-	rig-selfcheck rig-selfcheck-vmx rig-deps
+	rig-selfcheck rig-selfcheck-vmx rig-deps fuzz

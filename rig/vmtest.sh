@@ -102,7 +102,7 @@ parse_list()
 	NF == 0 || ($1 in seen) { next }
 	{
 		seen[$1] = 1
-		tmo = deftmo; ours = 0; known = 0; emu = 0; ok = 1
+		tmo = deftmo; ours = 0; known = 0; emu = 0; ok = 1; sbug = 0
 		for (i = 2; i <= NF; i++) {
 			f = $i
 			if (f ~ /^timeout=[0-9]+$/) tmo = substr(f, 9)
@@ -110,6 +110,7 @@ parse_list()
 			else if (f == "known-fail") known = 1
 			else if (f ~ /^known-fail=/) known = inlist(substr(f, 12), series)
 			else if (f == "emu-limit") emu = 1
+			else if (f == "stock-bug") sbug = 1
 			else if (f ~ /^series=/) ok = inlist(substr(f, 8), series)
 			else {
 				printf "%s:%d: unknown flag %s\n", FILENAME, FNR, f > "/dev/stderr"
@@ -117,7 +118,7 @@ parse_list()
 			}
 		}
 		if (ok)
-			print $1, tmo, ours, known, emu
+			print $1, tmo, ours, known, emu, sbug
 	}
 	END { exit bad }' "$@"
 }

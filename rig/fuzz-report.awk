@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# awk -f rig/fuzz-report.awk -v kernel=KVER -v vendor=svm|vmx -v test=NAME \
+#     -v seed=S [-v ignore_file=rig/splat-ignore] LOG
+#
+# The table of a `make fuzz` run (rig/fuzz.sh) from its serial log: per mode
+# (stock, eager, legacy) the fuzzer's FUZZ-RESULT lines (state and RSM
+# iterations, accepted/rejected), the host splats logged while the fuzzer
+# ran (same patterns as rig/report.awk, rig/splat-ignore applies), and the
+# kernel taint before and after it (FUZZ-TAINT, else RIG-RESULT), and how
+# often the restored valid state did not complete (FUZZ-DIVERGED; it then
+# must complete in a recreated VM, else the fuzzer fails).  Taint
+# bits 12 (O, out-of-tree) and 13 (E, unsigned) come from loading our
+# modules and are not counted as a change.  Last line: "fuzz: ok" when our
+# modules ran every mode without a splat, a taint change or a failure.
+
+function kv(line, key,    s) {
+	s = " " line
+	if (!match(s, " " key "=[^ ]*"))
+		return ""
+	return substr(s, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
+}
+
+function ignored(line,    i) {
+	for (i = 1; i <= nignore; i++)
+		if (line ~ ignore[i])
+			return 1
+	return 0
+}
+
+function masked(t) {
+	t = t + 0
+	if (int(t / 8192) % 2)
+		t -= 8192
+	if (int(t / 4096) % 2)
+		t -= 4096
+	return t
+}
+
+BEGIN {
+	splat_re = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
+		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
+		"possible (recursive|circular) locking|inconsistent lock state|" \
+		"Kernel panic"
+	if (ignore_file != "")
+		while ((getline l < ignore_file) > 0)
+			if (l !~ /^#/ && l !~ /^[ \t]*$/)
+				ignore[++nignore] = l
+	nm = split("stock eager legacy", modes, " ")
+	cur = ""
+	last_taint = ""
+}
+
+{ sub(/\r+$/, "") }
+
+/^RIG-BEGIN / && kv($0, "test") == test {
+	cur = kv($0, "mode")
+	seen[cur] = 1
+	tb[cur] = last_taint
+	next
+}
+/^RIG-RESULT / {
+	m = kv($0, "mode")
+	last_taint = kv($0, "taint")
+	if (kv($0, "test") == test) {
+		res[m] = kv($0, "result")
+		ta[m] = last_taint
+		cur = ""
+	}
+	next
+}
+/^RIG-KMSG-BEGIN / { indump = 1; next }
+/^RIG-KMSG-END/ { indump = 0; next }
+/FUZZ-RESULT / && cur != "" {
+	w = kv($0, "what")
+	if (w == "progress")
+		next
+	div[cur] += kv($0, "diverged")
+	if (w == "rsm") {
+		rit[cur] = kv($0, "iters")
+		racc[cur] = kv($0, "accepted")
+		rrej[cur] = kv($0, "rejected")
+	} else {
+		it[cur] = kv($0, "iters")
+		acc[cur] = kv($0, "accepted")
+		rej[cur] = kv($0, "rejected")
+		fseed[cur] = kv($0, "seed")
+		ex[cur] = kv($0, "exits")
+	}
+	next
+}
+/FUZZ-DIVERGED / && cur != "" {
+	if (!(cur in firstdiv))
+		firstdiv[cur] = $0
+	next
+}
+/FUZZ-TAINT / && cur != "" {
+	tb[cur] = kv($0, "before")
+	next
+}
+/^\[ *[0-9]+\.[0-9]+\]/ && !indump && cur != "" && $0 ~ splat_re && !/kvm-rig: / {
+	if (ignored($0))
+		next
+	nsp[cur]++
+	if (!(cur in first))
+		first[cur] = $0
+}
+
+END {
+	printf "== fuzz %s (%s), %s, seed %s\n", kernel, vendor, test, seed
+	printf "%-8s %-7s %-7s %9s %9s %9s %9s %9s %8s %7s %-13s %s\n", "vendor", "mode",
+		"result", "iters", "accepted", "rejected", "rsm-iters", "rsm-resume",
+		"diverged", "splats", "taint", "verdict"
+	bad = 0
+	for (i = 1; i <= nm; i++) {
+		m = modes[i]
+		if (!(m in seen))
+			continue
+		tchg = tb[m] != "" && ta[m] != "" && masked(ta[m]) != masked(tb[m])
+		v = "ok"
+		if (res[m] != "PASS")
+			v = "FAILED"
+		if (nsp[m] + 0)
+			v = "SPLAT"
+		else if (tchg)
+			v = "TAINTED"
+		if (m == "stock" && v != "ok")
+			v = v " (stock, recorded)"
+		else if (m != "stock" && v != "ok")
+			bad++
+		printf "%-8s %-7s %-7s %9s %9s %9s %9s %9s %8d %7d %-13s %s\n", vendor, m,
+			res[m] == "" ? "lost" : res[m], it[m] == "" ? "-" : it[m],
+			acc[m] == "" ? "-" : acc[m], rej[m] == "" ? "-" : rej[m],
+			rit[m] == "" ? "-" : rit[m], racc[m] == "" ? "-" : racc[m],
+			div[m], nsp[m], (tb[m] == "" ? "?" : tb[m]) "->" (ta[m] == "" ? "?" : ta[m]), v
+	}
+	for (i = 1; i <= nm; i++) {
+		m = modes[i]
+		if (m in ex)
+			printf "exits %s: %s\n", m, ex[m]
+		if (m in first)
+			printf "first splat %s: %s\n", m, first[m]
+		if (m in firstdiv)
+			printf "first divergence %s: %s\n", m, firstdiv[m]
+	}
+	if (!("eager" in seen) || !("legacy" in seen)) {
+		if (!("stock" in seen)) {
+			print "fuzz: FAILED (nothing ran)"
+			exit 1
+		}
+	}
+	if (bad) {
+		printf "fuzz: FAILED (%d of our modes)\n", bad
+		exit 1
+	}
+	print "fuzz: ok"
+}

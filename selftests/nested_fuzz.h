@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * nested_fuzz.h - what nested_state_fuzz.c (SVM) and vmx_nested_state_fuzz.c
+ * (VMX) share: the seeded generator, the arguments, the bounded KVM_RUN,
+ * the guest memory snapshot, the valid-state restore and the counters.
+ *
+ * Arguments (argv wins over the environment):
+ *   argv[1] / FUZZ_ITERS       KVM_SET_NESTED_STATE iterations
+ *   argv[2] / FUZZ_SEED        seed (decimal or 0x...)
+ *   argv[3] / FUZZ_RSM_ITERS   RSM iterations (SMM handler corrupts state)
+ *   FUZZ_CHECK_EVERY           valid-restore check period (default 16)
+ *   FUZZ_RECREATE              recreate the VM every N iterations (32)
+ *   FUZZ_RUN_MS                bound of each KVM_RUN, ms (default 200)
+ *   FUZZ_VERBOSE=1             print every iteration's mutations
+ *   FUZZ_START                 first iteration number (replay a tail)
+ * Every iteration draws from its own generator, seeded from (seed,
+ * iteration), so a run replays exactly from its seed and FUZZ_START=i
+ * FUZZ_ITERS=1 replays iteration i (on a fresh VM).
+ */
+#ifndef NESTED_FUZZ_H
+#define NESTED_FUZZ_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "test_util.h"
+#include "kvm_util.h"
+#include "processor.h"
+
+struct fuzz_cfg {
+	unsigned long iters, rsm_iters, start;
+	unsigned long long seed;
+	unsigned long check_every, recreate;
+	unsigned int run_ms;
+	bool verbose;
+};
+
+struct fuzz_stats {
+	unsigned long iters, accepted, rejected, sregs_rejected;
+	unsigned long checks, runs, intr, run_errors;
+	unsigned long exits[64];
+	unsigned long rsm_iters, rsm_entry_other, diverged;
+};
+
+static struct fuzz_cfg cfg;
+static struct kvm_lapic_state valid_lapic;
+static bool have_lapic;
+static struct fuzz_stats st;
+static unsigned long long rng_state;
+static char mut_log[512];
+static size_t mut_len;
+
+/* splitmix64: small, good enough, and the same everywhere. */
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static void rng_seed_iter(unsigned long i, int kind)
+{
+	rng_state = cfg.seed ^ (0xd1b54a32d192ed03ull * (i + 1)) ^ ((uint64_t)kind << 56);
+	rnd();
+}
+
+static void mut(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (mut_len >= sizeof(mut_log) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(mut_log + mut_len, sizeof(mut_log) - mut_len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		mut_len += n;
+	if (mut_len >= sizeof(mut_log))
+		mut_len = sizeof(mut_log) - 1;
+}
+
+/* An "interesting" new value for a field of @bytes bytes that holds @old. */
+static uint64_t fuzz_value(uint64_t old, int bytes)
+{
+	uint64_t mask = bytes >= 8 ? ~0ull : (1ull << (8 * bytes)) - 1;
+	uint64_t v;
+
+	switch (rnd_below(8)) {
+	case 0: v = 0; break;
+	case 1: v = ~0ull; break;
+	case 2: v = 1ull << rnd_below(8 * bytes); break;
+	case 3: v = old ^ (1ull << rnd_below(8 * bytes)); break;
+	case 4: v = old ^ (rnd() & rnd() & rnd()); break;
+	case 5: v = old + rnd_below(9) - 4; break;
+	case 6: v = rnd() & 0xffffffffull; break;
+	default: v = rnd(); break;
+	}
+	return v & mask;
+}
+
+static void put_field(void *base, size_t off, int bytes, uint64_t v)
+{
+	memcpy((char *)base + off, &v, bytes);
+}
+
+static uint64_t get_field(const void *base, size_t off, int bytes)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, (const char *)base + off, bytes);
+	return v;
+}
+
+static unsigned long env_ul(const char *name, unsigned long def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtoull(s, NULL, 0) : def;
+}
+
+static void fuzz_args(int argc, char *argv[], unsigned long def_iters,
+		      unsigned long def_rsm, unsigned long long def_seed)
+{
+	cfg.iters = env_ul("FUZZ_ITERS", def_iters);
+	cfg.seed = env_ul("FUZZ_SEED", def_seed);
+	cfg.rsm_iters = env_ul("FUZZ_RSM_ITERS", def_rsm);
+	if (argc > 1)
+		cfg.iters = strtoull(argv[1], NULL, 0);
+	if (argc > 2)
+		cfg.seed = strtoull(argv[2], NULL, 0);
+	if (argc > 3)
+		cfg.rsm_iters = strtoull(argv[3], NULL, 0);
+	cfg.check_every = env_ul("FUZZ_CHECK_EVERY", 16) ?: 1;
+	cfg.recreate = env_ul("FUZZ_RECREATE", 32) ?: 1;
+	cfg.run_ms = env_ul("FUZZ_RUN_MS", 200) ?: 1;
+	cfg.verbose = env_ul("FUZZ_VERBOSE", 0);
+	cfg.start = env_ul("FUZZ_START", 0);
+}
+
+static void on_alarm(int sig)
+{
+}
+
+static void fuzz_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+
+	TEST_ASSERT(!sigaction(SIGALRM, &sa, NULL), "sigaction: errno %d", errno);
+}
+
+/* One KVM_RUN, bounded by SIGALRM after cfg.run_ms; counts the outcome. */
+static int bounded_run(struct kvm_vcpu *vcpu)
+{
+	struct itimerval t = {
+		.it_value = { .tv_sec = cfg.run_ms / 1000,
+			      .tv_usec = (cfg.run_ms % 1000) * 1000 },
+	};
+	struct itimerval off = {};
+	int r, err;
+
+	setitimer(ITIMER_REAL, &t, NULL);
+	r = __vcpu_run(vcpu);
+	err = errno;
+	setitimer(ITIMER_REAL, &off, NULL);
+	st.runs++;
+	if (r && err == EINTR) {
+		st.intr++;
+		mut("-> EINTR");
+		return -EINTR;
+	}
+	if (r) {
+		st.run_errors++;
+		mut("-> errno %d", err);
+		return -err;
+	}
+	st.exits[vcpu->run->exit_reason & 63]++;
+	mut("-> %s", exit_reason_str(vcpu->run->exit_reason));
+	return vcpu->run->exit_reason;
+}
+
+/* Guest RAM (slot 0) as it was when the valid state was saved. */
+struct mem_snap {
+	void *hva, *copy;
+	size_t size;
+	bool dirty;
+};
+
+static void snap_take(struct kvm_vm *vm, struct mem_snap *s)
+{
+	struct userspace_mem_region *ram = memslot2region(vm, 0);
+
+	s->hva = (void *)(uintptr_t)ram->region.userspace_addr;
+	s->size = ram->region.memory_size;
+	s->copy = malloc(s->size);
+	TEST_ASSERT(s->copy, "malloc(%zu) failed", s->size);
+	memcpy(s->copy, s->hva, s->size);
+	s->dirty = false;
+}
+
+static void snap_restore(struct mem_snap *s)
+{
+	if (s->dirty)
+		memcpy(s->hva, s->copy, s->size);
+	s->dirty = false;
+}
+
+/* The local APIC is not in struct kvm_x86_state; a VMM restores it too. */
+static void save_lapic(struct kvm_vcpu *vcpu)
+{
+	have_lapic = !__vcpu_ioctl(vcpu, KVM_GET_LAPIC, &valid_lapic);
+}
+
+/*
+ * The valid state, in QEMU's order (SREGS, NESTED_STATE, the rest); events
+ * go first too, to leave SMM, where guest-mode nested state is refused.
+ */
+static void restore_valid(struct kvm_vcpu *vcpu, struct kvm_x86_state *s,
+			  unsigned long iter)
+{
+	unsigned int i;
+	int r;
+
+	vcpu_events_set(vcpu, &s->events);
+	vcpu_sregs_set(vcpu, &s->sregs);
+	r = __vcpu_nested_state_set(vcpu, &s->nested);
+	TEST_ASSERT(!r, "iteration %lu (seed 0x%llx): KVM_SET_NESTED_STATE of the valid state failed, errno %d: the vCPU is stuck after [%s]",
+		    iter, cfg.seed, errno, mut_log);
+	vcpu_regs_set(vcpu, &s->regs);
+	vcpu_xsave_set(vcpu, s->xsave);
+	if (kvm_has_cap(KVM_CAP_XCRS))
+		vcpu_xcrs_set(vcpu, &s->xcrs);
+	/*
+	 * KVM refuses to change VMX capability MSRs (0x480-0x493) once the
+	 * vCPU has run; they hold the saved values anyway.  The rest, one by
+	 * one, must be accepted.
+	 */
+	for (i = 0; i < s->msrs.nmsrs; i++) {
+		struct {
+			struct kvm_msrs hdr;
+			struct kvm_msr_entry e;
+		} one = { .hdr.nmsrs = 1, .e = s->msrs.entries[i] };
+
+		if (one.e.index >= 0x480 && one.e.index <= 0x493)
+			continue;
+		r = __vcpu_ioctl(vcpu, KVM_SET_MSRS, &one.hdr);
+		TEST_ASSERT(r == 1,
+			    "iteration %lu (seed 0x%llx): KVM_SET_MSRS of the valid MSR 0x%x failed after [%s]",
+			    iter, cfg.seed, one.e.index, mut_log);
+	}
+	if (have_lapic)
+		vcpu_ioctl(vcpu, KVM_SET_LAPIC, &valid_lapic);
+	vcpu_events_set(vcpu, &s->events);
+	vcpu_mp_state_set(vcpu, &s->mp_state);
+	vcpu_debugregs_set(vcpu, &s->debugregs);
+}
+
+/*
+ * Make a pending triple fault part of the vCPU events, as QEMU does, so
+ * that restoring the valid state also drops one left by a fuzzed run.
+ */
+static void fuzz_vm_caps(struct kvm_vm *vm)
+{
+	if (kvm_has_cap(KVM_CAP_X86_TRIPLE_FAULT_EVENT))
+		vm_enable_cap(vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+}
+
+/*
+ * One try of the valid state: L2 reports to L1 (stage 3, exit code
+ * @exit_code) and L1 finishes.  Any other outcome is returned as false;
+ * a KVM_RUN that does not return is caught by the rig's timeout.
+ */
+static bool try_complete(struct kvm_vcpu *vcpu, uint64_t exit_code, char *why, size_t n)
+{
+	struct ucall uc = {};
+	int stage, r;
+
+	for (stage = 3; stage >= 0; stage -= 3) {
+		do {
+			r = __vcpu_run(vcpu);
+		} while (r && errno == EINTR);
+		if (r || vcpu->run->exit_reason != KVM_EXIT_IO) {
+			snprintf(why, n, "stage %d: rc %d errno %d exit reason %u (%s)", stage, r,
+				 r ? errno : 0, vcpu->run->exit_reason,
+				 exit_reason_str(vcpu->run->exit_reason));
+			return false;
+		}
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			if (stage == 3 && uc.args[1] == 3 && uc.args[2] == exit_code)
+				continue;
+			snprintf(why, n, "stage %d: got stage %lu exit code 0x%lx", stage,
+				 (unsigned long)uc.args[1], (unsigned long)uc.args[2]);
+			return false;
+		case UCALL_DONE:
+			if (stage == 0)
+				continue;
+			snprintf(why, n, "stage %d: guest done early", stage);
+			return false;
+		default:
+			snprintf(why, n, "stage %d: ucall %lu", stage, (unsigned long)uc.cmd);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Like vcpu_run(), but a failure names the iteration and the seed. */
+static struct ucall check_stage(struct kvm_vcpu *vcpu, int stage, unsigned long iter)
+{
+	struct ucall uc = {};
+	int r;
+
+	do {
+		r = __vcpu_run(vcpu);
+	} while (r && errno == EINTR);
+	TEST_ASSERT(!r && vcpu->run->exit_reason == KVM_EXIT_IO,
+		    "iteration %lu (seed 0x%llx), valid state after [%s]: stage %d: expected a ucall, got rc %d errno %d exit reason %u (%s)",
+		    iter, cfg.seed, mut_log, stage, r, r ? errno : 0, vcpu->run->exit_reason,
+		    exit_reason_str(vcpu->run->exit_reason));
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		TEST_ASSERT(uc.args[1] == stage,
+			    "iteration %lu (seed 0x%llx), valid state after [%s]: expected stage %d, got %lu",
+			    iter, cfg.seed, mut_log, stage, (unsigned long)uc.args[1]);
+		break;
+	case UCALL_DONE:
+		TEST_ASSERT(stage == 0,
+			    "iteration %lu (seed 0x%llx), valid state after [%s]: guest done, expected stage %d",
+			    iter, cfg.seed, mut_log, stage);
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT(uc);
+		break;
+	default:
+		TEST_FAIL("iteration %lu (seed 0x%llx), valid state after [%s]: stage %d: unexpected ucall %lu",
+			  iter, cfg.seed, mut_log, stage, (unsigned long)uc.cmd);
+	}
+	return uc;
+}
+
+/* The kernel taint, for the rig's before/after comparison (-1: unknown). */
+static long kernel_taint(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+	long t = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &t) != 1)
+			t = -1;
+		fclose(f);
+	}
+	return t;
+}
+
+static void fuzz_report(const char *vendor, const char *what, unsigned long iters)
+{
+	int i;
+
+	printf("FUZZ-RESULT vendor=%s what=%s seed=0x%llx iters=%lu accepted=%lu rejected=%lu sregs_rejected=%lu runs=%lu eintr=%lu run_errors=%lu checks=%lu smi_entry_other=%lu diverged=%lu exits=",
+	       vendor, what, cfg.seed, iters, st.accepted, st.rejected, st.sregs_rejected,
+	       st.runs, st.intr, st.run_errors, st.checks, st.rsm_entry_other, st.diverged);
+	for (i = 0; i < 64; i++)
+		if (st.exits[i])
+			printf("%s:%lu,", exit_reason_str(i), st.exits[i]);
+	printf("\n");
+	fflush(stdout);
+}
+
+#endif

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vmx_nested_state_fuzz - seeded fuzzing of KVM_SET_NESTED_STATE and of RSM
+ * into L2 on nested VMX; the VMX twin of nested_state_fuzz.c.  Host splats
+ * are what the rig looks for; the test itself fails only if a valid state
+ * no longer restores (the vCPU is stuck) or the guest cannot complete.
+ *
+ * L1 launches L2; L2 reports in (stage 2) and the host saves the vCPU: that
+ * is the valid state.  From then on L2's VMCALL exits to L1, which reports
+ * the exit reason (stage 3) and is done.
+ *
+ * State iterations: mutate a copy of the valid state -- the nested state
+ * header (flags, format, size, VMXON and vmcs12 addresses, SMM flags,
+ * preemption timer deadline), vmcs12 fields (controls, the addresses of
+ * the pages hanging off it, guest and host state KVM checks), random bit
+ * flips in vmcs12, and L2's CR0, CR3, CR4 and EFER through KVM_SET_SREGS --
+ * then KVM_SET_SREGS and KVM_SET_NESTED_STATE; when accepted, one KVM_RUN
+ * bounded by SIGALRM.
+ *
+ * RSM iterations: from the valid state, KVM_SMI (KVM exits to L1 first);
+ * the SMM handler does one to three seeded dword stores into L1's SMRAM
+ * state-save area (CR0, CR3, CR4, EFER, RIP, RFLAGS, ... or any dword) or
+ * into vmcs12 in guest memory, reports through an IN and executes RSM,
+ * which returns to L2 from the cached vmcs12 and is run bounded.  Expected:
+ * L1 shutdown or a clean resume, never a host splat.
+ *
+ * After every rejected blob and every FUZZ_CHECK_EVERY iterations the valid
+ * state is restored and the guest must complete; the VM is recreated every
+ * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h.
+ * Without arguments (Bochs is slow): 40 state + 12 RSM iterations, seed
+ * 0x5eed.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "nested_fuzz.h"
+#include "vmx.h"
+
+#define DEF_ITERS	40
+#define DEF_RSM_ITERS	12
+#define DEF_SEED	0x5eedull
+
+#define SMRAM_GPA	0x1000000ull
+#define SMRAM_SIZE	0x10000
+#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
+#define SMRAM_MEMSLOT	((1 << 16) | 1)
+#define SMM_RAM_ALIAS	((1 << 16) | 2)
+#define SMI_STAGE	0xfe
+#define SYNC_PORT	0xe
+#define L2_STACK_SIZE	256
+
+static void l2_guest_code(void)
+{
+	GUEST_SYNC(2);
+	vmcall();
+}
+
+static void l1_guest_code(struct vmx_pages *vmx)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+
+	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
+	GUEST_ASSERT(load_vmcs(vmx));
+	prepare_vmcs(vmx, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+	GUEST_SYNC(1);
+	GUEST_ASSERT(!vmlaunch());
+	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
+	GUEST_DONE();
+}
+
+struct field {
+	const char *name;
+	uint16_t off;
+	uint8_t bytes;
+};
+
+/* struct vmcs12 offsets (arch/x86/kvm/vmx/vmcs12.h; a fixed ABI). */
+#define F64(f, o) { #f, o, 8 }
+#define F32(f, o) { #f, o, 4 }
+#define F16(f, o) { #f, o, 2 }
+
+static const struct field ctl_fields[] = {
+	F32(revision_id, 0), F32(launch_state, 8),
+	F64(io_bitmap_a, 40), F64(io_bitmap_b, 48), F64(msr_bitmap, 56),
+	F64(vm_exit_msr_store_addr, 64), F64(vm_exit_msr_load_addr, 72),
+	F64(vm_entry_msr_load_addr, 80), F64(tsc_offset, 88),
+	F64(virtual_apic_page_addr, 96), F64(apic_access_addr, 104),
+	F64(posted_intr_desc_addr, 112), F64(ept_pointer, 120),
+	F64(xss_exit_bitmap, 160), F64(vmcs_link_pointer, 176),
+	F64(vmread_bitmap, 280), F64(vmwrite_bitmap, 288),
+	F64(vm_function_control, 296), F64(eptp_list_address, 304),
+	F64(pml_address, 312), F64(tsc_multiplier, 328),
+	F64(cr0_guest_host_mask, 344), F64(cr4_guest_host_mask, 352),
+	F32(pin_based_vm_exec_control, 744), F32(cpu_based_vm_exec_control, 748),
+	F32(exception_bitmap, 752), F32(cr3_target_count, 764),
+	F32(vm_exit_controls, 768), F32(vm_exit_msr_store_count, 772),
+	F32(vm_exit_msr_load_count, 776), F32(vm_entry_controls, 780),
+	F32(vm_entry_msr_load_count, 784), F32(vm_entry_intr_info_field, 788),
+	F32(vm_entry_exception_error_code, 792), F32(vm_entry_instruction_len, 796),
+	F32(tpr_threshold, 800), F32(secondary_vm_exec_control, 804),
+	F32(vmx_preemption_timer_value, 928), F16(virtual_processor_id, 960),
+	F16(posted_intr_nv, 962), F16(guest_pml_index, 996),
+};
+
+static const struct field save_fields[] = {
+	F64(guest_ia32_debugctl, 184), F64(guest_ia32_pat, 192),
+	F64(guest_ia32_efer, 200), F64(guest_pdptr0, 216),
+	F64(host_ia32_pat, 256), F64(host_ia32_efer, 264),
+	F64(guest_cr0, 424), F64(guest_cr3, 432), F64(guest_cr4, 440),
+	F64(guest_cs_base, 456), F64(guest_tr_base, 504), F64(guest_dr7, 528),
+	F64(guest_rsp, 536), F64(guest_rip, 544), F64(guest_rflags, 552),
+	F64(guest_pending_dbg_exceptions, 560),
+	F64(host_cr0, 584), F64(host_cr3, 592), F64(host_cr4, 600),
+	F64(host_fs_base, 608), F64(host_tr_base, 624), F64(host_rsp, 664),
+	F64(host_rip, 672),
+	F32(guest_cs_limit, 844), F32(guest_ss_limit, 848), F32(guest_tr_limit, 868),
+	F32(guest_cs_ar_bytes, 884), F32(guest_ss_ar_bytes, 888),
+	F32(guest_ldtr_ar_bytes, 904), F32(guest_tr_ar_bytes, 908),
+	F32(guest_interruptibility_info, 912), F32(guest_activity_state, 916),
+	F32(host_ia32_sysenter_cs, 924),
+	F16(guest_cs_selector, 966), F16(guest_ss_selector, 968),
+	F16(guest_tr_selector, 978), F16(guest_intr_status, 980),
+	F16(host_cs_selector, 984), F16(host_ss_selector, 986),
+	F16(host_tr_selector, 994),
+};
+
+/* L1's 64-bit SMRAM state-save fields (offsets from SMBASE + 0x8000). */
+static const struct field smram_fields[] = {
+	F32(efer, 0x7ed0), F32(cr4, 0x7f48), F32(cr3, 0x7f50), F32(cr0, 0x7f58),
+	F32(dr7, 0x7f60), F32(dr6, 0x7f68), F32(rflags, 0x7f70), F32(rip, 0x7f78),
+	F32(cs_attr, 0x7e12), F32(tr_attr, 0x7e92), F32(smm_revision, 0x7efc),
+};
+
+/* GPAs: unbacked, the APIC page, unaligned, huge, the old one +/-. */
+static uint64_t fuzz_gpa(uint64_t good)
+{
+	switch (rnd_below(8)) {
+	case 0: return 0xfee00000ull;
+	case 1: return 0x80000000ull;
+	case 2: return good + 4096 * (rnd_below(5) - 2);
+	case 3: return good | (1 + rnd_below(4095));
+	case 4: return ~0ull;
+	case 5: return 1ull << rnd_below(64);
+	case 6: return rnd() & 0xfffff000ull;
+	default: return 0;
+	}
+}
+
+static void mutate_field(void *vmcs12, const struct field *f, int nf)
+{
+	const struct field *x = &f[rnd_below(nf)];
+	uint64_t old = get_field(vmcs12, x->off, x->bytes);
+	uint64_t v = strstr(x->name, "control") && rnd_below(2) ?
+		     old | fuzz_value(0, x->bytes) : fuzz_value(old, x->bytes);
+
+	put_field(vmcs12, x->off, x->bytes, v);
+	mut("%s=0x%lx ", x->name, (unsigned long)v);
+}
+
+static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcs)
+{
+	struct kvm_nested_state *ns = &s->nested;
+	uint8_t *vmcs12 = ns->data.vmx[0].vmcs12;
+	int n = 1 + rnd_below(3);
+	unsigned int bit;
+	uint64_t v;
+
+	while (n--) {
+		switch (rnd_below(12)) {
+		case 0:
+			v = rnd_below(4) ? ns->flags ^ (1u << rnd_below(4)) : rnd() & 0xffff;
+			ns->flags = v;
+			mut("flags=0x%x ", ns->flags);
+			break;
+		case 1:
+			ns->format = rnd_below(3) ? rnd_below(3) : rnd() & 0xffff;
+			mut("format=%u ", ns->format);
+			break;
+		case 2:
+			switch (rnd_below(4)) {
+			case 0: ns->size = rnd_below(sizeof(*ns) + 64); break;
+			case 1: ns->size = rnd_below(16384); break;
+			case 2: ns->size = ns->size - 1 - rnd_below(64); break;
+			default: ns->size = sizeof(*ns) + KVM_STATE_NESTED_VMX_VMCS_SIZE; break;
+			}
+			mut("size=%u ", ns->size);
+			break;
+		case 3:
+			switch (rnd_below(4)) {
+			case 0:
+				ns->hdr.vmx.vmxon_pa = fuzz_gpa(ns->hdr.vmx.vmxon_pa);
+				mut("vmxon_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmxon_pa);
+				break;
+			case 1:
+				ns->hdr.vmx.smm.flags = rnd_below(8);
+				mut("smm.flags=0x%x ", ns->hdr.vmx.smm.flags);
+				break;
+			default:
+				ns->hdr.vmx.flags = rnd_below(4);
+				ns->hdr.vmx.preemption_timer_deadline = fuzz_value(0, 8);
+				mut("vmx.flags=0x%x deadline=0x%llx ", ns->hdr.vmx.flags,
+				    (unsigned long long)ns->hdr.vmx.preemption_timer_deadline);
+				break;
+			}
+			break;
+		case 4:
+			ns->hdr.vmx.vmcs12_pa = fuzz_gpa(good_vmcs);
+			mut("vmcs12_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmcs12_pa);
+			break;
+		case 5:
+		case 6:
+			mutate_field(vmcs12, ctl_fields, ARRAY_SIZE(ctl_fields));
+			break;
+		case 7:
+		case 8:
+			mutate_field(vmcs12, save_fields, ARRAY_SIZE(save_fields));
+			break;
+		case 9:
+			bit = rnd_below(rnd_below(2) ? 1000 * 8 : 4096 * 8);
+			vmcs12[bit / 8] ^= 1u << (bit % 8);
+			mut("vmcs12.bit%u ", bit);
+			break;
+		default:
+			switch (rnd_below(4)) {
+			case 0:
+				s->sregs.cr0 = fuzz_value(s->sregs.cr0, 8);
+				mut("l2.cr0=0x%llx ", s->sregs.cr0);
+				break;
+			case 1:
+				s->sregs.cr4 = fuzz_value(s->sregs.cr4, 8);
+				mut("l2.cr4=0x%llx ", s->sregs.cr4);
+				break;
+			case 2:
+				s->sregs.efer = fuzz_value(s->sregs.efer, 8);
+				mut("l2.efer=0x%llx ", s->sregs.efer);
+				break;
+			default:
+				s->sregs.cr3 = fuzz_value(s->sregs.cr3, 8);
+				mut("l2.cr3=0x%llx ", s->sregs.cr3);
+				break;
+			}
+			break;
+		}
+	}
+}
+
+struct fuzz_vm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	struct vmx_pages *vmx;
+	struct kvm_x86_state *valid;
+	size_t valid_size;
+	struct kvm_x86_state *work;
+	struct mem_snap snap;
+	uint8_t *smram;
+};
+
+static void add_smm_alias(struct fuzz_vm *f)
+{
+	struct userspace_mem_region *ram = memslot2region(f->vm, 0);
+	struct kvm_userspace_memory_region alias = {
+		.slot = SMM_RAM_ALIAS,
+		.guest_phys_addr = ram->region.guest_phys_addr,
+		.memory_size = ram->region.memory_size,
+		.userspace_addr = ram->region.userspace_addr,
+	};
+
+	TEST_ASSERT(!ioctl(f->vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
+		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: errno %d",
+		    errno);
+}
+
+static void setup(struct fuzz_vm *f)
+{
+	vm_vaddr_t vmx_gva;
+	struct ucall uc;
+
+	f->vm = vm_create_with_one_vcpu(&f->vcpu, l1_guest_code);
+	vm_userspace_mem_region_add(f->vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
+				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
+	TEST_ASSERT(vm_phy_pages_alloc(f->vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
+		    "could not allocate the SMRAM guest-physical pages");
+	fuzz_vm_caps(f->vm);
+	f->smram = addr_gpa2hva(f->vm, SMRAM_GPA);
+	memset(f->smram, 0, SMRAM_SIZE);
+	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+	f->vmx = vcpu_alloc_vmx(f->vm, &vmx_gva);
+	vcpu_args_set(f->vcpu, 1, vmx_gva);
+	add_smm_alias(f);
+
+	check_stage(f->vcpu, 1, 0);
+	check_stage(f->vcpu, 2, 0);
+	f->valid = vcpu_save_state(f->vcpu);
+	save_lapic(f->vcpu);
+	TEST_ASSERT(f->valid->nested.format == KVM_STATE_NESTED_FORMAT_VMX &&
+		    (f->valid->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
+		    "saved nested state: expected VMX format in guest mode, got format %u flags 0x%x",
+		    f->valid->nested.format, f->valid->nested.flags);
+	f->valid_size = sizeof(*f->valid) +
+			f->valid->msrs.nmsrs * sizeof(f->valid->msrs.entries[0]);
+	f->work = malloc(f->valid_size);
+	TEST_ASSERT(f->work, "malloc failed");
+	snap_take(f->vm, &f->snap);
+
+	/* The valid state completes. */
+	uc = check_stage(f->vcpu, 3, 0);
+	TEST_ASSERT(uc.args[2] == EXIT_REASON_VMCALL,
+		    "expected L2's VMCALL to exit to L1, got exit reason 0x%lx",
+		    (unsigned long)uc.args[2]);
+	check_stage(f->vcpu, 0, 0);
+	f->snap.dirty = true;
+}
+
+/* A new VM over the same memory, the valid state restored into it. */
+static void recreate(struct fuzz_vm *f, unsigned long iter)
+{
+	kvm_vm_release(f->vm);
+	f->vcpu = vm_recreate_with_one_vcpu(f->vm);
+	fuzz_vm_caps(f->vm);
+	add_smm_alias(f);
+	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+	snap_restore(&f->snap);
+	restore_valid(f->vcpu, f->valid, iter);
+}
+
+/* Restore the valid state (and RAM); L2 must report to L1 and L1 finish. */
+static void recreate(struct fuzz_vm *f, unsigned long iter);
+
+/*
+ * Restore the valid state (and RAM); L2 must report to L1 and L1 finish.
+ * If it does not, a fuzzed run left state behind that the restore does not
+ * cover: counted and printed (FUZZ-DIVERGED), then the valid state must
+ * complete in a recreated VM, else the test fails.
+ */
+static void check_valid(struct fuzz_vm *f, unsigned long iter)
+{
+	char why[160];
+
+	st.checks++;
+	snap_restore(&f->snap);
+	restore_valid(f->vcpu, f->valid, iter);
+	f->snap.dirty = true;
+	if (try_complete(f->vcpu, EXIT_REASON_VMCALL, why, sizeof(why)))
+		return;
+	st.diverged++;
+	printf("FUZZ-DIVERGED iteration=%lu seed=0x%llx after [%s]: %s\n", iter, cfg.seed,
+	       mut_log, why);
+	recreate(f, iter);
+	f->snap.dirty = true;
+	TEST_ASSERT(try_complete(f->vcpu, EXIT_REASON_VMCALL, why, sizeof(why)),
+		    "iteration %lu (seed 0x%llx): the valid state does not complete even in a recreated VM after [%s]: %s",
+		    iter, cfg.seed, mut_log, why);
+}
+
+static void state_iteration(struct fuzz_vm *f, unsigned long i)
+{
+	struct kvm_x86_state *w = f->work;
+	bool rejected = false;
+	int r;
+
+	rng_seed_iter(i, 0);
+	mut_len = 0;
+	mut_log[0] = 0;
+	memcpy(w, f->valid, f->valid_size);
+	mutate_state(w, f->valid->nested.hdr.vmx.vmcs12_pa);
+
+	snap_restore(&f->snap);
+	vcpu_events_set(f->vcpu, &f->valid->events);
+	if (__vcpu_ioctl(f->vcpu, KVM_SET_SREGS, &w->sregs)) {
+		st.sregs_rejected++;
+		mut("sregs:errno %d ", errno);
+	}
+	r = __vcpu_nested_state_set(f->vcpu, &w->nested);
+	if (r) {
+		st.rejected++;
+		rejected = true;
+		mut("-> rejected errno %d", errno);
+	} else {
+		st.accepted++;
+		vcpu_regs_set(f->vcpu, &f->valid->regs);
+		vcpu_mp_state_set(f->vcpu, &f->valid->mp_state);
+		f->snap.dirty = true;
+		bounded_run(f->vcpu);
+	}
+	if (cfg.verbose)
+		printf("iter %lu: %s\n", i, mut_log);
+	if (rejected || !((i + 1) % cfg.check_every))
+		check_valid(f, i);
+}
+
+/*
+ * The SMI handler, 16-bit code: up to three dword stores, report, RSM.
+ *   66 b8 <addr32> 66 bb <val32> 67 66 89 18    mov addr,%eax; mov val,%ebx;
+ *                                               mov %ebx,(%eax)   (x3)
+ *   b0 fe e4 0e 0f aa                           mov $0xfe,%al; in $0xe,%al; rsm
+ */
+static void write_handler(uint8_t *p, const uint32_t *addr, const uint32_t *val, int n)
+{
+	int k;
+
+	for (k = 0; k < 3; k++) {
+		uint32_t a = k < n ? addr[k] : SMRAM_GPA + 0x4000;
+		uint32_t v = k < n ? val[k] : 0;
+
+		*p++ = 0x66; *p++ = 0xb8; memcpy(p, &a, 4); p += 4;
+		*p++ = 0x66; *p++ = 0xbb; memcpy(p, &v, 4); p += 4;
+		*p++ = 0x67; *p++ = 0x66; *p++ = 0x89; *p++ = 0x18;
+	}
+	*p++ = 0xb0; *p++ = SMI_STAGE;
+	*p++ = 0xe4; *p++ = SYNC_PORT;
+	*p++ = 0x0f; *p++ = 0xaa;
+}
+
+static void rsm_iteration(struct fuzz_vm *f, unsigned long i)
+{
+	uint32_t addr[3], val[3];
+	uint64_t vmcs_gpa = f->vmx->vmcs_gpa;
+	struct kvm_regs regs;
+	int n = 1 + rnd_below(3), k, r;
+	const struct field *x;
+
+	rng_seed_iter(i, 1);
+	mut_len = 0;
+	mut_log[0] = 0;
+	for (k = 0; k < n; k++) {
+		switch (rnd_below(5)) {
+		case 0:
+		case 1:	/* a named field of L1's SMRAM state-save area */
+			x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
+			addr[k] = SMRAM_GPA + 0x8000 + x->off;
+			val[k] = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
+			break;
+		case 2:	/* anywhere in the state-save area */
+			addr[k] = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
+			val[k] = fuzz_value(0, 4);
+			break;
+		case 3:	/* a vmcs12 field in guest memory */
+			x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
+					   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
+			addr[k] = vmcs_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
+			val[k] = fuzz_value(get_field(f->vmx->vmcs_hva, addr[k] - vmcs_gpa, 4), 4);
+			break;
+		default: /* a random dword of vmcs12 */
+			addr[k] = vmcs_gpa + 4 * rnd_below(1024);
+			val[k] = fuzz_value(0, 4);
+			break;
+		}
+		mut("[0x%x]=0x%x ", addr[k], val[k]);
+	}
+
+	snap_restore(&f->snap);
+	restore_valid(f->vcpu, f->valid, i);
+	write_handler(f->smram + 0x8000, addr, val, n);
+	f->snap.dirty = true;
+
+	vcpu_ioctl(f->vcpu, KVM_SMI, NULL);
+	r = bounded_run(f->vcpu);
+	vcpu_regs_get(f->vcpu, &regs);
+	if (r != KVM_EXIT_IO || f->vcpu->run->io.port != SYNC_PORT ||
+	    (regs.rax & 0xff) != SMI_STAGE) {
+		st.rsm_entry_other++;
+	} else {
+		r = bounded_run(f->vcpu);	/* RSM */
+		if (r == KVM_EXIT_SHUTDOWN)
+			st.rejected++;
+		else
+			st.accepted++;
+	}
+	if (cfg.verbose)
+		printf("rsm iter %lu: %s\n", i, mut_log);
+	if (!((i + 1) % cfg.check_every))
+		check_valid(f, i);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuzz_vm f = {};
+	unsigned long i, end;
+	long taint0 = kernel_taint();
+
+	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
+	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
+	fuzz_args(argc, argv, DEF_ITERS, DEF_RSM_ITERS, DEF_SEED);
+	fuzz_signals();
+	printf("vmx_nested_state_fuzz: seed 0x%llx, %lu state + %lu RSM iterations from %lu, check every %lu, recreate every %lu, KVM_RUN bound %u ms\n",
+	       cfg.seed, cfg.iters, cfg.rsm_iters, cfg.start, cfg.check_every,
+	       cfg.recreate, cfg.run_ms);
+	fflush(stdout);
+
+	setup(&f);
+	end = cfg.start + cfg.iters;
+	for (i = cfg.start; i < end; i++) {
+		if (i > cfg.start && !(i % cfg.recreate))
+			recreate(&f, i);
+		state_iteration(&f, i);
+		if (!((i + 1) % 1000))
+			fuzz_report("vmx", "progress", i + 1 - cfg.start);
+	}
+	fuzz_report("vmx", "set_nested_state", cfg.iters);
+
+	memset(&st, 0, sizeof(st));
+	end = cfg.start + cfg.rsm_iters;
+	for (i = cfg.start; i < end; i++) {
+		if (!(i % cfg.recreate))
+			recreate(&f, i);
+		rsm_iteration(&f, i);
+	}
+	fuzz_report("vmx", "rsm", cfg.rsm_iters);
+
+	check_valid(&f, end);
+	kvm_vm_free(f.vm);
+	printf("FUZZ-TAINT vendor=vmx seed=0x%llx before=%ld after=%ld\n", cfg.seed, taint0,
+	       kernel_taint());
+	return 0;
+}
