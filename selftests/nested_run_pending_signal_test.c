@@ -131,7 +131,6 @@ int main(int argc, char *argv[])
 	struct itimerval off = {};
 	struct kvm_x86_state *state, *bad;
 	struct sigaction sa = { .sa_handler = on_alarm };
-	struct svm_test_data *svm;
 	struct kvm_vcpu *vcpu;
 	struct vmcb *vmcb12;
 	vm_vaddr_t svm_gva;
@@ -144,7 +143,7 @@ int main(int argc, char *argv[])
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
 
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
-	svm = vcpu_alloc_svm(vm, &svm_gva);
+	vcpu_alloc_svm(vm, &svm_gva);
 	vcpu_args_set(vcpu, 1, svm_gva);
 	run_to_stage(vcpu, 1);
 	run_to_stage(vcpu, 2);

@@ -40,19 +40,6 @@
 #include "nested_fuzz.h"
 #include "vmx.h"
 
-#define DEF_ITERS	40
-#define DEF_RSM_ITERS	12
-#define DEF_SEED	0x5eedull
-
-#define SMRAM_GPA	0x1000000ull
-#define SMRAM_SIZE	0x10000
-#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
-#define SMRAM_MEMSLOT	((1 << 16) | 1)
-#define SMM_RAM_ALIAS	((1 << 16) | 2)
-#define SMI_STAGE	0xfe
-#define SYNC_PORT	0xe
-#define L2_STACK_SIZE	256
-
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
@@ -71,12 +58,6 @@ static void l1_guest_code(struct vmx_pages *vmx)
 	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
 	GUEST_DONE();
 }
-
-struct field {
-	const char *name;
-	uint16_t off;
-	uint8_t bytes;
-};
 
 /* struct vmcs12 offsets (arch/x86/kvm/vmx/vmcs12.h; a fixed ABI). */
 #define F64(f, o) { #f, o, 8 }
@@ -136,20 +117,6 @@ static const struct field smram_fields[] = {
 };
 
 /* GPAs: unbacked, the APIC page, unaligned, huge, the old one +/-. */
-static uint64_t fuzz_gpa(uint64_t good)
-{
-	switch (rnd_below(8)) {
-	case 0: return 0xfee00000ull;
-	case 1: return 0x80000000ull;
-	case 2: return good + 4096 * (rnd_below(5) - 2);
-	case 3: return good | (1 + rnd_below(4095));
-	case 4: return ~0ull;
-	case 5: return 1ull << rnd_below(64);
-	case 6: return rnd() & 0xfffff000ull;
-	default: return 0;
-	}
-}
-
 static void mutate_field(void *vmcs12, const struct field *f, int nf)
 {
 	const struct field *x = &f[rnd_below(nf)];
@@ -248,273 +215,69 @@ static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcs)
 	}
 }
 
-struct fuzz_vm {
-	struct kvm_vm *vm;
-	struct kvm_vcpu *vcpu;
+static vm_vaddr_t vmx_alloc(struct fuzz_vm *f)
+{
 	struct vmx_pages *vmx;
-	struct kvm_x86_state *valid;
-	size_t valid_size;
-	struct kvm_x86_state *work;
-	struct mem_snap snap;
-	uint8_t *smram;
-};
+	vm_vaddr_t gva;
 
-static void add_smm_alias(struct fuzz_vm *f)
-{
-	struct userspace_mem_region *ram = memslot2region(f->vm, 0);
-	struct kvm_userspace_memory_region alias = {
-		.slot = SMM_RAM_ALIAS,
-		.guest_phys_addr = ram->region.guest_phys_addr,
-		.memory_size = ram->region.memory_size,
-		.userspace_addr = ram->region.userspace_addr,
-	};
-
-	TEST_ASSERT(!ioctl(f->vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
-		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: errno %d",
-		    errno);
+	vmx = vcpu_alloc_vmx(f->vm, &gva);
+	f->nested_gpa = vmx->vmcs_gpa;
+	f->nested_hva = vmx->vmcs_hva;
+	return gva;
 }
 
-static void setup(struct fuzz_vm *f)
+static uint64_t vmx_nested_pa(const struct kvm_x86_state *s)
 {
-	vm_vaddr_t vmx_gva;
-	struct ucall uc;
-
-	f->vm = vm_create_with_one_vcpu(&f->vcpu, l1_guest_code);
-	vm_userspace_mem_region_add(f->vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
-				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
-	TEST_ASSERT(vm_phy_pages_alloc(f->vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
-		    "could not allocate the SMRAM guest-physical pages");
-	fuzz_vm_caps(f->vm);
-	f->smram = addr_gpa2hva(f->vm, SMRAM_GPA);
-	memset(f->smram, 0, SMRAM_SIZE);
-	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
-	f->vmx = vcpu_alloc_vmx(f->vm, &vmx_gva);
-	vcpu_args_set(f->vcpu, 1, vmx_gva);
-	add_smm_alias(f);
-
-	check_stage(f->vcpu, 1, 0);
-	check_stage(f->vcpu, 2, 0);
-	f->valid = vcpu_save_state(f->vcpu);
-	save_lapic(f->vcpu);
-	TEST_ASSERT(f->valid->nested.format == KVM_STATE_NESTED_FORMAT_VMX &&
-		    (f->valid->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
-		    "saved nested state: expected VMX format in guest mode, got format %u flags 0x%x",
-		    f->valid->nested.format, f->valid->nested.flags);
-	f->valid_size = sizeof(*f->valid) +
-			f->valid->msrs.nmsrs * sizeof(f->valid->msrs.entries[0]);
-	f->work = malloc(f->valid_size);
-	TEST_ASSERT(f->work, "malloc failed");
-	snap_take(f->vm, &f->snap);
-
-	/* The valid state completes. */
-	uc = check_stage(f->vcpu, 3, 0);
-	TEST_ASSERT(uc.args[2] == EXIT_REASON_VMCALL,
-		    "expected L2's VMCALL to exit to L1, got exit reason 0x%lx",
-		    (unsigned long)uc.args[2]);
-	check_stage(f->vcpu, 0, 0);
-	f->snap.dirty = true;
+	return s->nested.hdr.vmx.vmcs12_pa;
 }
 
-/* A new VM over the same memory, the valid state restored into it. */
-static void recreate(struct fuzz_vm *f, unsigned long iter)
+static void vmx_rsm_store(struct fuzz_vm *f, uint32_t *addr, uint32_t *val)
 {
-	kvm_vm_release(f->vm);
-	f->vcpu = vm_recreate_with_one_vcpu(f->vm);
-	fuzz_vm_caps(f->vm);
-	add_smm_alias(f);
-	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
-	snap_restore(&f->snap);
-	restore_valid(f->vcpu, f->valid, iter);
-}
-
-/* Restore the valid state (and RAM); L2 must report to L1 and L1 finish. */
-static void recreate(struct fuzz_vm *f, unsigned long iter);
-
-/*
- * Restore the valid state (and RAM); L2 must report to L1 and L1 finish.
- * If it does not, a fuzzed run left state behind that the restore does not
- * cover: counted and printed (FUZZ-DIVERGED), then the valid state must
- * complete in a recreated VM, else the test fails.
- */
-static void check_valid(struct fuzz_vm *f, unsigned long iter)
-{
-	char why[160];
-
-	st.checks++;
-	snap_restore(&f->snap);
-	restore_valid(f->vcpu, f->valid, iter);
-	f->snap.dirty = true;
-	if (try_complete(f->vcpu, EXIT_REASON_VMCALL, why, sizeof(why)))
-		return;
-	st.diverged++;
-	printf("FUZZ-DIVERGED iteration=%lu seed=0x%llx after [%s]: %s\n", iter, cfg.seed,
-	       mut_log, why);
-	recreate(f, iter);
-	f->snap.dirty = true;
-	TEST_ASSERT(try_complete(f->vcpu, EXIT_REASON_VMCALL, why, sizeof(why)),
-		    "iteration %lu (seed 0x%llx): the valid state does not complete even in a recreated VM after [%s]: %s",
-		    iter, cfg.seed, mut_log, why);
-}
-
-static void state_iteration(struct fuzz_vm *f, unsigned long i)
-{
-	struct kvm_x86_state *w = f->work;
-	bool rejected = false;
-	int r;
-
-	rng_seed_iter(i, 0);
-	mut_len = 0;
-	mut_log[0] = 0;
-	memcpy(w, f->valid, f->valid_size);
-	mutate_state(w, f->valid->nested.hdr.vmx.vmcs12_pa);
-
-	snap_restore(&f->snap);
-	vcpu_events_set(f->vcpu, &f->valid->events);
-	if (__vcpu_ioctl(f->vcpu, KVM_SET_SREGS, &w->sregs)) {
-		st.sregs_rejected++;
-		mut("sregs:errno %d ", errno);
-	}
-	r = __vcpu_nested_state_set(f->vcpu, &w->nested);
-	if (r) {
-		st.rejected++;
-		rejected = true;
-		mut("-> rejected errno %d", errno);
-	} else {
-		st.accepted++;
-		vcpu_regs_set(f->vcpu, &f->valid->regs);
-		vcpu_mp_state_set(f->vcpu, &f->valid->mp_state);
-		f->snap.dirty = true;
-		bounded_run(f->vcpu);
-	}
-	if (cfg.verbose)
-		printf("iter %lu: %s\n", i, mut_log);
-	if (rejected || !((i + 1) % cfg.check_every))
-		check_valid(f, i);
-}
-
-/*
- * The SMI handler, 16-bit code: up to three dword stores, report, RSM.
- *   66 b8 <addr32> 66 bb <val32> 67 66 89 18    mov addr,%eax; mov val,%ebx;
- *                                               mov %ebx,(%eax)   (x3)
- *   b0 fe e4 0e 0f aa                           mov $0xfe,%al; in $0xe,%al; rsm
- */
-static void write_handler(uint8_t *p, const uint32_t *addr, const uint32_t *val, int n)
-{
-	int k;
-
-	for (k = 0; k < 3; k++) {
-		uint32_t a = k < n ? addr[k] : SMRAM_GPA + 0x4000;
-		uint32_t v = k < n ? val[k] : 0;
-
-		*p++ = 0x66; *p++ = 0xb8; memcpy(p, &a, 4); p += 4;
-		*p++ = 0x66; *p++ = 0xbb; memcpy(p, &v, 4); p += 4;
-		*p++ = 0x67; *p++ = 0x66; *p++ = 0x89; *p++ = 0x18;
-	}
-	*p++ = 0xb0; *p++ = SMI_STAGE;
-	*p++ = 0xe4; *p++ = SYNC_PORT;
-	*p++ = 0x0f; *p++ = 0xaa;
-}
-
-static void rsm_iteration(struct fuzz_vm *f, unsigned long i)
-{
-	uint32_t addr[3], val[3];
-	uint64_t vmcs_gpa = f->vmx->vmcs_gpa;
-	struct kvm_regs regs;
-	int n = 1 + rnd_below(3), k, r;
+	uint64_t vmcs_gpa = f->nested_gpa;
 	const struct field *x;
 
-	rng_seed_iter(i, 1);
-	mut_len = 0;
-	mut_log[0] = 0;
-	for (k = 0; k < n; k++) {
-		switch (rnd_below(5)) {
-		case 0:
-		case 1:	/* a named field of L1's SMRAM state-save area */
-			x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
-			addr[k] = SMRAM_GPA + 0x8000 + x->off;
-			val[k] = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
-			break;
-		case 2:	/* anywhere in the state-save area */
-			addr[k] = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
-			val[k] = fuzz_value(0, 4);
-			break;
-		case 3:	/* a vmcs12 field in guest memory */
-			x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
-					   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
-			addr[k] = vmcs_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
-			val[k] = fuzz_value(get_field(f->vmx->vmcs_hva, addr[k] - vmcs_gpa, 4), 4);
-			break;
-		default: /* a random dword of vmcs12 */
-			addr[k] = vmcs_gpa + 4 * rnd_below(1024);
-			val[k] = fuzz_value(0, 4);
-			break;
-		}
-		mut("[0x%x]=0x%x ", addr[k], val[k]);
+	switch (rnd_below(5)) {
+	case 0:
+	case 1:	/* a named field of L1's SMRAM state-save area */
+		x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
+		*addr = SMRAM_GPA + 0x8000 + x->off;
+		*val = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
+		break;
+	case 2:	/* anywhere in the state-save area */
+		*addr = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
+		*val = fuzz_value(0, 4);
+		break;
+	case 3:	/* a vmcs12 field in guest memory */
+		x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
+				   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
+		*addr = vmcs_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
+		*val = fuzz_value(get_field(f->nested_hva, *addr - vmcs_gpa, 4), 4);
+		break;
+	default: /* a random dword of vmcs12 */
+		*addr = vmcs_gpa + 4 * rnd_below(1024);
+		*val = fuzz_value(0, 4);
+		break;
 	}
-
-	snap_restore(&f->snap);
-	restore_valid(f->vcpu, f->valid, i);
-	write_handler(f->smram + 0x8000, addr, val, n);
-	f->snap.dirty = true;
-
-	vcpu_ioctl(f->vcpu, KVM_SMI, NULL);
-	r = bounded_run(f->vcpu);
-	vcpu_regs_get(f->vcpu, &regs);
-	if (r != KVM_EXIT_IO || f->vcpu->run->io.port != SYNC_PORT ||
-	    (regs.rax & 0xff) != SMI_STAGE) {
-		st.rsm_entry_other++;
-	} else {
-		r = bounded_run(f->vcpu);	/* RSM */
-		if (r == KVM_EXIT_SHUTDOWN)
-			st.rejected++;
-		else
-			st.accepted++;
-	}
-	if (cfg.verbose)
-		printf("rsm iter %lu: %s\n", i, mut_log);
-	if (!((i + 1) % cfg.check_every))
-		check_valid(f, i);
 }
+
+static const struct fuzz_vendor vmx_fuzz = {
+	.name = "vmx",
+	.prog = "vmx_nested_state_fuzz",
+	.def_iters = 40,
+	.def_rsm_iters = 12,
+	.format = KVM_STATE_NESTED_FORMAT_VMX,
+	.l2_exit = EXIT_REASON_VMCALL,
+	.l1_guest_code = l1_guest_code,
+	.alloc = vmx_alloc,
+	.nested_pa = vmx_nested_pa,
+	.mutate_state = mutate_state,
+	.rsm_store = vmx_rsm_store,
+};
 
 int main(int argc, char *argv[])
 {
-	struct fuzz_vm f = {};
-	unsigned long i, end;
-	long taint0 = kernel_taint();
-
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
-	fuzz_args(argc, argv, DEF_ITERS, DEF_RSM_ITERS, DEF_SEED);
-	fuzz_signals();
-	printf("vmx_nested_state_fuzz: seed 0x%llx, %lu state + %lu RSM iterations from %lu, check every %lu, recreate every %lu, KVM_RUN bound %u ms\n",
-	       cfg.seed, cfg.iters, cfg.rsm_iters, cfg.start, cfg.check_every,
-	       cfg.recreate, cfg.run_ms);
-	fflush(stdout);
-
-	setup(&f);
-	end = cfg.start + cfg.iters;
-	for (i = cfg.start; i < end; i++) {
-		if (i > cfg.start && !(i % cfg.recreate))
-			recreate(&f, i);
-		state_iteration(&f, i);
-		if (!((i + 1) % 1000))
-			fuzz_report("vmx", "progress", i + 1 - cfg.start);
-	}
-	fuzz_report("vmx", "set_nested_state", cfg.iters);
-
-	memset(&st, 0, sizeof(st));
-	end = cfg.start + cfg.rsm_iters;
-	for (i = cfg.start; i < end; i++) {
-		if (!(i % cfg.recreate))
-			recreate(&f, i);
-		rsm_iteration(&f, i);
-	}
-	fuzz_report("vmx", "rsm", cfg.rsm_iters);
-
-	check_valid(&f, end);
-	kvm_vm_free(f.vm);
-	printf("FUZZ-TAINT vendor=vmx seed=0x%llx before=%ld after=%ld\n", cfg.seed, taint0,
-	       kernel_taint());
-	return 0;
+	return fuzz_main(&vmx_fuzz, argc, argv);
 }
