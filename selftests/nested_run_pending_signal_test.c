@@ -42,6 +42,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "svm_util.h"
+#include "nested_util.h"
 
 #define APIC_BASE_GPA	0xfee00000ull
 #define RUN_BOUND_SECS	5
@@ -71,58 +72,6 @@ static void l1_guest_code(struct svm_test_data *svm)
 
 static void on_alarm(int sig)
 {
-}
-
-static struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_IO,
-		    "stage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
-		    stage, vcpu->run->exit_reason, exit_reason_str(vcpu->run->exit_reason));
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	case UCALL_SYNC:
-		TEST_ASSERT(uc.args[1] == stage, "expected guest stage %d, got stage %lu",
-			    stage, (unsigned long)uc.args[1]);
-		break;
-	case UCALL_DONE:
-		TEST_ASSERT(stage == 0, "guest done, expected stage %d", stage);
-		break;
-	default:
-		TEST_FAIL("stage %d: unexpected ucall %lu", stage, (unsigned long)uc.cmd);
-	}
-	return uc;
-}
-
-static bool in_guest_mode(struct kvm_vcpu *vcpu)
-{
-	union {
-		struct kvm_nested_state hdr;
-		char buf[16384];
-	} ns;
-
-	memset(&ns, 0, sizeof(ns));
-	ns.hdr.size = sizeof(ns);
-	vcpu_nested_state_get(vcpu, &ns.hdr);
-	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
-}
-
-static void restore(struct kvm_vcpu *vcpu, struct kvm_x86_state *st)
-{
-	vcpu_sregs_set(vcpu, &st->sregs);
-	vcpu_nested_state_set(vcpu, &st->nested);
-	vcpu_regs_set(vcpu, &st->regs);
-	vcpu_xsave_set(vcpu, st->xsave);
-	if (kvm_has_cap(KVM_CAP_XCRS))
-		vcpu_xcrs_set(vcpu, &st->xcrs);
-	vcpu_msrs_set(vcpu, &st->msrs);
-	vcpu_events_set(vcpu, &st->events);
-	vcpu_mp_state_set(vcpu, &st->mp_state);
-	vcpu_debugregs_set(vcpu, &st->debugregs);
 }
 
 int main(int argc, char *argv[])
@@ -165,7 +114,7 @@ int main(int argc, char *argv[])
 
 	kvm_vm_release(vm);
 	vcpu = vm_recreate_with_one_vcpu(vm);
-	restore(vcpu, bad);
+	restore_qemu_order(vcpu, bad);
 
 	TEST_ASSERT(!sigaction(SIGALRM, &sa, NULL), "sigaction: errno %d", errno);
 	TEST_ASSERT(!setitimer(ITIMER_REAL, &bound, NULL), "setitimer: errno %d", errno);
@@ -185,7 +134,7 @@ int main(int argc, char *argv[])
 		    "expected L1, not L2, to be shut down (vCPU out of guest mode)");
 
 	/* The valid state still restores and the guest completes. */
-	restore(vcpu, state);
+	restore_qemu_order(vcpu, state);
 	uc = run_to_stage(vcpu, 3);
 	TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
 		    "after the valid restore: expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",

@@ -30,6 +30,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "vmx.h"
+#include "nested_util.h"
 
 #define SMRAM_GPA	0x1000000ull
 #define SMRAM_SIZE	0x10000
@@ -72,38 +73,6 @@ static void l1_guest_code(struct vmx_pages *vmx)
 	GUEST_ASSERT(!vmlaunch());
 	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
 	GUEST_DONE();
-}
-
-static struct ucall expect_stage(struct kvm_vcpu *vcpu, int stage)
-{
-	struct kvm_run *run = vcpu->run;
-	struct ucall uc;
-
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO,
-		    "stage %d: expected KVM_EXIT_IO (a ucall), got exit reason %u (%s)",
-		    stage, run->exit_reason, exit_reason_str(run->exit_reason));
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT(uc);
-		break;
-	case UCALL_SYNC:
-		TEST_ASSERT(uc.args[1] == stage, "expected guest stage %d, got stage %lu",
-			    stage, (unsigned long)uc.args[1]);
-		break;
-	case UCALL_DONE:
-		TEST_ASSERT(stage == 0, "guest done, expected stage %d", stage);
-		break;
-	default:
-		TEST_FAIL("stage %d: unexpected exit (port 0x%x, ucall %lu)", stage,
-			  run->io.port, (unsigned long)uc.cmd);
-	}
-	return uc;
-}
-
-static struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)
-{
-	vcpu_run(vcpu);
-	return expect_stage(vcpu, stage);
 }
 
 int main(int argc, char *argv[])
@@ -151,7 +120,7 @@ int main(int argc, char *argv[])
 	r = __vcpu_run(vcpu);
 	TEST_ASSERT(!r, "RSM into L2 with an invalid saved TR: expected L1 to get a triple fault VM-Exit, got KVM_RUN rc %d errno %d (EIO: KVM_BUG_ON killed the VM)",
 		    r, errno);
-	uc = expect_stage(vcpu, 3);
+	uc = expect_stage(vcpu, "", 3);
 	TEST_ASSERT(uc.args[2] == EXIT_REASON_TRIPLE_FAULT,
 		    "RSM into L2 with an invalid saved TR: expected a triple fault VM-Exit to L1 (%u), got exit reason 0x%lx",
 		    EXIT_REASON_TRIPLE_FAULT, (unsigned long)uc.args[2]);
