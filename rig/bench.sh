@@ -24,12 +24,6 @@ set -eu
 # shellcheck source=common.sh
 . "$TOP/rig/common.sh"
 
-usage()
-{
-	sed -n '3,/^# Exit/s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
-
 SMOKE=0
 ROUNDS=16
 ARGS="-b 10 -s 15"
@@ -44,13 +38,13 @@ while [ $# -gt 0 ]; do
 	--build) TIME_BUILD=$2 && shift ;;
 	--ours-dir) OURS_DIR=$2 && shift ;;
 	--icount) ICOUNT=$2 && shift ;;
-	-h | --help) usage ;;
-	-*) usage ;;
+	-h | --help) rig_usage Exit ;;
+	-*) rig_usage Exit ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || usage
+[ $# -eq 1 ] || rig_usage Exit
 KVER=$1
 SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
 if [ "$SMOKE" = 1 ]; then

@@ -19,6 +19,14 @@ RIG=$TOP/rig
 RIGB=$BUILD/rig
 : "${JOBS:=2}"
 
+# The calling script's header comment, from line 3 to the line that starts
+# with "# MARK", as its usage; exits 2: rig_usage MARK
+rig_usage()
+{
+	sed -n "3,/^# $1/s/^# \{0,1\}//p" "$0" >&2
+	exit 2
+}
+
 # Debian version of the source of KVER (that of its image package).
 rig_srcver()
 {

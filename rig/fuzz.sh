@@ -19,12 +19,6 @@ set -eu
 # shellcheck source=common.sh
 . "$TOP/rig/common.sh"
 
-usage()
-{
-	sed -n '3,/^# Exit/s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
-
 VMX=0
 ITERS=1000
 RSM_ITERS=
@@ -39,13 +33,13 @@ while [ $# -gt 0 ]; do
 	--seed) SEED=$2 && shift ;;
 	--timeout) TMO=$2 && shift ;;
 	--ours) OURS=$2 && shift ;;
-	-h | --help) usage ;;
-	-*) usage ;;
+	-h | --help) rig_usage Exit ;;
+	-*) rig_usage Exit ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || usage
+[ $# -eq 1 ] || rig_usage Exit
 KVER=$1
 for fz_v in "$ITERS" "$SEED" "${RSM_ITERS:-0}" "${TMO:-0}"; do
 	case $fz_v in

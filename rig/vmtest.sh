@@ -22,12 +22,6 @@ set -eu
 # shellcheck source=common.sh
 . "$TOP/rig/common.sh"
 
-usage()
-{
-	sed -n '3,/^# See/s/^# \{0,1\}//p' "$0" >&2
-	exit 2
-}
-
 VMX=0
 FULL=0
 LIST=
@@ -48,13 +42,13 @@ while [ $# -gt 0 ]; do
 	--ours-dir) OURS_DIR=$2 && shift ;;
 	--timeout) DEFTMO=$2 && shift ;;
 	--retries) RETRIES=$2 && shift ;;
-	-h | --help) usage ;;
-	-*) usage ;;
+	-h | --help) rig_usage See ;;
+	-*) rig_usage See ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || usage
+[ $# -eq 1 ] || rig_usage See
 KVER=$1
 SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
 : "${OURS_DIR:=$BUILD/kvm/$KVER}"
