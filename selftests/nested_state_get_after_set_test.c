@@ -154,11 +154,7 @@ int main(int argc, char *argv[])
 	run_to_stage(vcpu, 1);
 	run_to_stage(vcpu, 2);
 
-	st = vcpu_save_state(vcpu);
-	TEST_ASSERT(st->nested.format == KVM_STATE_NESTED_FORMAT_SVM &&
-		    (st->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
-		    "saved nested state: expected SVM format in guest mode, got format %u flags 0x%x",
-		    st->nested.format, st->nested.flags);
+	st = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_SVM);
 	vmcb12 = (struct vmcb *)st->nested.data.svm[0].vmcb12;
 	TEST_ASSERT(st->nested.hdr.svm.vmcb_pa == svm->vmcb_gpa &&
 		    vmcb12->control.msrpm_base_pa == svm->msr_gpa,

@@ -76,11 +76,7 @@ int main(int argc, char *argv[])
 	run_to_stage(vcpu, 1);
 	run_to_stage(vcpu, 2);
 
-	state = vcpu_save_state(vcpu);
-	TEST_ASSERT(state->nested.format == KVM_STATE_NESTED_FORMAT_SVM &&
-		    (state->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
-		    "saved nested state: expected SVM format in guest mode, got format %u flags 0x%x",
-		    state->nested.format, state->nested.flags);
+	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_SVM);
 	vmcb12 = (struct vmcb *)state->nested.data.svm[0].vmcb12;
 	TEST_ASSERT(vmcb12->control.msrpm_base_pa == MSRPM_GPA,
 		    "saved vmcb12: expected msrpm_base_pa 0x%llx, got 0x%llx",

@@ -146,6 +146,18 @@ struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage)
 	return run_to_stage_of(vcpu, "", stage);
 }
 
+struct kvm_x86_state *save_l2_state(struct kvm_vcpu *vcpu, uint16_t format)
+{
+	struct kvm_x86_state *st = vcpu_save_state(vcpu);
+
+	TEST_ASSERT(st->nested.format == format &&
+		    (st->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
+		    "saved nested state: expected %s format in guest mode, got format %u flags 0x%x",
+		    format == KVM_STATE_NESTED_FORMAT_SVM ? "SVM" : "VMX",
+		    st->nested.format, st->nested.flags);
+	return st;
+}
+
 bool in_guest_mode(struct kvm_vcpu *vcpu)
 {
 	union {

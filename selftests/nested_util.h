@@ -65,6 +65,9 @@ struct ucall expect_stage(struct kvm_vcpu *vcpu, const char *what, int stage);
 struct ucall run_to_stage(struct kvm_vcpu *vcpu, int stage);
 struct ucall run_to_stage_of(struct kvm_vcpu *vcpu, const char *what, int stage);
 
+/* vcpu_save_state(), asserting a nested state of @format in guest mode. */
+struct kvm_x86_state *save_l2_state(struct kvm_vcpu *vcpu, uint16_t format);
+
 /* KVM_GET_NESTED_STATE says the vCPU is in guest mode. */
 bool in_guest_mode(struct kvm_vcpu *vcpu);
 

@@ -78,11 +78,7 @@ int main(int argc, char *argv[])
 	run_to_stage(vcpu, 1);
 	run_to_stage(vcpu, 2);
 
-	state = vcpu_save_state(vcpu);
-	TEST_ASSERT(state->nested.format == KVM_STATE_NESTED_FORMAT_VMX &&
-		    (state->nested.flags & KVM_STATE_NESTED_GUEST_MODE),
-		    "saved nested state: expected VMX format in guest mode, got format %u flags 0x%x",
-		    state->nested.format, state->nested.flags);
+	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_VMX);
 
 	kvm_vm_release(vm);
 	vcpu = vm_recreate_with_one_vcpu(vm);
