@@ -31,6 +31,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
+#include "nested_util.h"
 
 struct fuzz_cfg {
 	unsigned long iters, rsm_iters, start;
@@ -383,11 +384,6 @@ static void fuzz_report(const char *vendor, const char *what, unsigned long iter
 
 #define DEF_SEED	0x5eedull
 
-#define SMRAM_GPA	0x1000000ull
-#define SMRAM_SIZE	0x10000
-#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
-#define SMRAM_MEMSLOT	((1 << 16) | 1)
-#define SMM_RAM_ALIAS	((1 << 16) | 2)
 #define SMI_STAGE	0xfe
 #define SYNC_PORT	0xe
 #define L2_STACK_SIZE	256
@@ -465,14 +461,8 @@ static void setup(struct fuzz_vm *f)
 	struct ucall uc;
 
 	f->vm = vm_create_with_one_vcpu(&f->vcpu, f->v->l1_guest_code);
-	vm_userspace_mem_region_add(f->vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
-				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
-	TEST_ASSERT(vm_phy_pages_alloc(f->vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
-		    "could not allocate the SMRAM guest-physical pages");
+	f->smram = smram_setup(f->vm, f->vcpu);
 	fuzz_vm_caps(f->vm);
-	f->smram = addr_gpa2hva(f->vm, SMRAM_GPA);
-	memset(f->smram, 0, SMRAM_SIZE);
-	vcpu_set_msr(f->vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
 	gva = f->v->alloc(f);
 	vcpu_args_set(f->vcpu, 1, gva);
 	add_smm_alias(f);

@@ -51,11 +51,6 @@
 #include "svm_util.h"
 #include "nested_util.h"
 
-#define SMRAM_GPA	0x1000000ull
-#define SMRAM_SIZE	0x10000
-#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
-#define SMRAM_MEMSLOT	((1 << 16) | 1)		/* address space 1 (SMM), slot 1 */
-#define SMM_RAM_ALIAS	((1 << 16) | 2)		/* slot 0 seen from SMM */
 #define SMRAM_SCRATCH	0x4000			/* offset of the plain variant's store */
 #define SMI_STAGE	0xfe
 #define SYNC_PORT	0xe
@@ -131,13 +126,7 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
 	run = vcpu->run;
 
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
-				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
-	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
-		    "could not allocate the SMRAM guest-physical pages");
-	smram = addr_gpa2hva(vm, SMRAM_GPA);
-	memset(smram, 0, SMRAM_SIZE);
-	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+	smram = smram_setup(vm, vcpu);
 
 	svm = vcpu_alloc_svm(vm, &svm_gva);
 	vcpu_args_set(vcpu, 1, svm_gva);

@@ -37,6 +37,20 @@ const char * const phase_name[NR_PHASES] = {
 
 static int cur_phase = PH_SETUP;
 
+uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu)
+{
+	uint8_t *smram;
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
+				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
+	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
+		    "could not allocate the SMRAM guest-physical pages");
+	smram = addr_gpa2hva(vm, SMRAM_GPA);
+	memset(smram, 0, SMRAM_SIZE);
+	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
+	return smram;
+}
+
 enum mode read_mode(void)
 {
 	char buf[4] = {};

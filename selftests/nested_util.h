@@ -31,6 +31,16 @@
 #define VMX_FS_BASE_BYTE	(0x400 + (MSR_FS_BASE - 0xc0000000) / 8)
 #define VMX_FS_BASE_BIT		(1u << ((MSR_FS_BASE - 0xc0000000) % 8))
 
+/* SMRAM: an SMM-only memslot (address space 1), SMBASE at its start. */
+#define SMRAM_GPA	0x1000000ull
+#define SMRAM_SIZE	0x10000
+#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
+#define SMRAM_MEMSLOT	((1 << 16) | 1)		/* address space 1 (SMM), slot 1 */
+#define SMM_RAM_ALIAS	((1 << 16) | 2)		/* slot 0 seen from SMM */
+
+/* Add and zero SMRAM, point the vCPU's SMBASE at it; returns its HVA. */
+uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu);
+
 /* What the loaded kvm.ko does: stock has no parameter and behaves as legacy. */
 enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
 extern const char * const mode_name[];

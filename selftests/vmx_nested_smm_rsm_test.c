@@ -29,10 +29,6 @@
 #include "vmx.h"
 #include "nested_util.h"
 
-#define SMRAM_GPA	0x1000000ull
-#define SMRAM_SIZE	0x10000
-#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
-#define SMRAM_MEMSLOT	((1 << 16) | 1)		/* address space 1 (SMM), slot 1 */
 #define SMI_STAGE	0xfe
 #define SYNC_PORT	0xe
 
@@ -73,14 +69,8 @@ int main(int argc, char *argv[])
 	vm = vm_create_with_one_vcpu(&vcpu, vmx_msr_l1_guest_code);
 	run = vcpu->run;
 
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
-				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
-	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
-		    "could not allocate the SMRAM guest-physical pages");
-	smram = addr_gpa2hva(vm, SMRAM_GPA);
-	memset(smram, 0, SMRAM_SIZE);
+	smram = smram_setup(vm, vcpu);
 	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
-	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
 
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, PAGES_GPA,
 				    PAGES_SLOT, NR_PAGES, 0);

@@ -32,10 +32,6 @@
 #include "vmx.h"
 #include "nested_util.h"
 
-#define SMRAM_GPA	0x1000000ull
-#define SMRAM_SIZE	0x10000
-#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
-#define SMRAM_MEMSLOT	((1 << 16) | 1)
 #define SMI_STAGE	0xfe
 #define SYNC_PORT	0xe
 #define TR_ATTR_OFF	0xfe92		/* smram64 0x7e92: TR attributes, limit[15:0] */
@@ -92,15 +88,9 @@ int main(int argc, char *argv[])
 
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
 	run = vcpu->run;
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
-				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
-	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
-		    "could not allocate the SMRAM guest-physical pages");
-	smram = addr_gpa2hva(vm, SMRAM_GPA);
-	memset(smram, 0, SMRAM_SIZE);
+	smram = smram_setup(vm, vcpu);
 	memcpy(&smi_handler[2], &addr, 4);
 	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
-	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
 	vcpu_alloc_vmx(vm, &vmx_gva);
 	vcpu_args_set(vcpu, 1, vmx_gva);
 

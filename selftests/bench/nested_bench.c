@@ -42,10 +42,6 @@
 #include "apic.h"
 #include "nested_util.h"
 
-#define SMRAM_GPA	0x1000000ull
-#define SMRAM_SIZE	0x10000
-#define SMRAM_PAGES	(SMRAM_SIZE / 4096)
-#define SMRAM_MEMSLOT	((1 << 16) | 1)		/* address space 1 (SMM), slot 1 */
 #define SMI_COUNT_OFF	0x4000			/* SMRAM offset of the handler's counter */
 #define L2_STACK_SIZE	256
 
@@ -291,15 +287,9 @@ static void bench_smi(int batches)
 	uint8_t *smram;
 
 	vm = vm_create_with_one_vcpu(&vcpu, smi_guest);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, SMRAM_GPA,
-				    SMRAM_MEMSLOT, SMRAM_PAGES, 0);
-	TEST_ASSERT(vm_phy_pages_alloc(vm, SMRAM_PAGES, SMRAM_GPA, SMRAM_MEMSLOT) == SMRAM_GPA,
-		    "could not allocate the SMRAM guest-physical pages");
-	smram = addr_gpa2hva(vm, SMRAM_GPA);
-	memset(smram, 0, SMRAM_SIZE);
+	smram = smram_setup(vm, vcpu);
 	memcpy(&smi_handler[HANDLER_ADDR_OFF], &addr, 4);
 	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
-	vcpu_set_msr(vcpu, MSR_IA32_SMBASE, SMRAM_GPA);
 	vcpu_alloc_svm(vm, &svm_gva);
 	vcpu_args_set(vcpu, 1, svm_gva);
 	sync_global_to_guest(vm, iters);
