@@ -37,6 +37,33 @@ series_of()
 	esac
 }
 
+# The series kvm-nested supports: the directories under patches/ with a
+# series file, in version order.
+series_list()
+{
+	for sl_d in "$TOP"/patches/*/series; do
+		[ -e "$sl_d" ] || continue
+		sl_d=${sl_d%/series}
+		echo "${sl_d##*/}"
+	done | sort -V
+}
+
+# The entries of the series file in DIR, one a line: "PATCH" or, when the
+# line carries a comment, "PATCH # comment".  Blank and comment lines go.
+series_entries()
+{
+	[ -e "$1/series" ] || die "no series file in $1"
+	awk '{ sub(/^[ \t]+/, "") } /^(#|$)/ { next }
+		{ c = index($0, "#"); print $1 (c ? " " substr($0, c) : "") }' \
+		"$1/series"
+}
+
+# The patch names of the series file in DIR, in order.
+series_patches()
+{
+	series_entries "$1" | awk '{ print $1 }'
+}
+
 # Fetch a Debian package into the cache: fetch_deb NAME [VERSION]
 # Prints the path of the .deb.
 fetch_deb()
