@@ -54,8 +54,9 @@ lint style:
 matrix:
 	scripts/matrix
 
+# Every prefix of every series, on the newest kernel of each (not KVER).
 bisect-check:
-	scripts/bisect-check $(KVER)
+	scripts/bisect-check $(SERIES)
 
 check:
 	tests/run
