@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # awk -f rig/fuzz-report.awk -v kernel=KVER -v vendor=svm|vmx -v test=NAME \
-#     -v seed=S [-v ignore_file=rig/splat-ignore] LOG
+#     -v seed=S -v ours=0|1 -v iters=N -v rsm_iters=N \
+#     [-v ignore_file=rig/splat-ignore] LOG
 #
 # The table of a `make fuzz` run (rig/fuzz.sh) from its serial log: per mode
 # (stock, eager, legacy) the fuzzer's FUZZ-RESULT lines (state and RSM
@@ -11,8 +12,10 @@
 # often the restored valid state did not complete (FUZZ-DIVERGED; it then
 # must complete in a recreated VM, else the fuzzer fails).  Taint
 # bits 12 (O, out-of-tree) and 13 (E, unsigned) come from loading our
-# modules and are not counted as a change.  Last line: "fuzz: ok" when our
-# modules ran every mode without a splat, a taint change or a failure.
+# modules and are not counted as a change.  Last line: "fuzz: ok" when the
+# log is complete (RIG-END), our modules ran both their modes (unless
+# ours=0) and each of them ran its ITERS and RSM_ITERS iterations without a
+# splat, a taint change or a failure; else "fuzz: FAILED (why)", exit 1.
 
 function kv(line, key,    s) {
 	s = " " line
@@ -52,6 +55,8 @@ BEGIN {
 }
 
 { sub(/\r+$/, "") }
+
+/^RIG-END/ { ended = 1; next }
 
 /^RIG-BEGIN / && kv($0, "test") == test {
 	cur = kv($0, "mode")
@@ -120,6 +125,8 @@ END {
 		v = "ok"
 		if (res[m] != "PASS")
 			v = "FAILED"
+		else if (it[m] + 0 < iters + 0 || rit[m] + 0 < rsm_iters + 0)
+			v = "SHORT"
 		if (nsp[m] + 0)
 			v = "SPLAT"
 		else if (tchg)
@@ -143,14 +150,17 @@ END {
 		if (m in firstdiv)
 			printf "first divergence %s: %s\n", m, firstdiv[m]
 	}
-	if (!("eager" in seen) || !("legacy" in seen)) {
-		if (!("stock" in seen)) {
-			print "fuzz: FAILED (nothing ran)"
-			exit 1
-		}
-	}
-	if (bad) {
-		printf "fuzz: FAILED (%d of our modes)\n", bad
+	why = ""
+	if (!ended)
+		why = why "; the log is truncated: no RIG-END"
+	if (ours != "0" && !(("eager" in seen) && ("legacy" in seen)))
+		why = why "; our modules did not run: no eager or legacy section"
+	else if (ours == "0" && !("stock" in seen))
+		why = why "; nothing ran"
+	if (bad)
+		why = why sprintf("; %d of our modes", bad)
+	if (why != "") {
+		printf "fuzz: FAILED (%s)\n", substr(why, 3)
 		exit 1
 	}
 	print "fuzz: ok"
