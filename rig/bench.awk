@@ -2,7 +2,7 @@
 #
 # rig/bench.awk: the table of `make bench` (docs/bench.md).
 #
-#   awk -f rig/bench.awk -v title=... -v json=OUT.json [-v kver=...]
+#   awk -f rig/log.awk -f rig/bench.awk -v title=... -v json=OUT.json [-v kver=...]
 #       [-v icount=SHIFT] [-v hostnote=...] [-v ignore_file=rig/splat-ignore]
 #       LOG BUILDLINES
 #
@@ -17,17 +17,6 @@
 # running) and are shown as information ("info"), never judged.  Exit status 1 when the run is incomplete (a benchmark
 # or module set failed, a benchmark or mode has no samples, a kernel splat,
 # no BENCH-END); a ratio over its goal does not change it.
-
-function kv(s, k,    m) {
-	if (match(s, "(^| )" k "=(\"[^\"]*\"|[^ ]*)")) {
-		m = substr(s, RSTART, RLENGTH)
-		sub(/^ /, "", m)
-		m = substr(m, length(k) + 2)
-		gsub(/"/, "", m)
-		return m
-	}
-	return ""
-}
 
 function isort(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++) {
@@ -48,13 +37,6 @@ function stats(s,    a, n, k) {
 	if (k < 0.99 * n)
 		k++
 	st_p99 = a[k < 1 ? 1 : k]
-}
-
-function ignored(line,    i) {
-	for (i = 1; i <= nignore; i++)
-		if (line ~ ignore[i])
-			return 1
-	return 0
 }
 
 function err(msg) {
@@ -81,18 +63,8 @@ BEGIN {
 		goal[bench[i], "eager"] = goal[bench[i], "legacy"] = 1.02
 	}
 	goal["restore.total", "eager"] = 1.00
-	splat_re = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
-		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
-		"possible (recursive|circular) locking|inconsistent lock state|" \
-		"Kernel panic"
-	if (ignore_file != "")
-		while ((getline l < ignore_file) > 0)
-			if (l !~ /^[ \t]*(#|$)/)
-				ignore[++nignore] = l
 	where = "boot"
 }
-
-{ sub(/\r$/, "") }
 
 FNR == NR && /^BENCH-START / { start = $0 }
 FNR == NR && /^BENCH-END/ { ended = 1 }
@@ -121,7 +93,7 @@ FNR == NR && /^BENCH-SAMPLES / {
 	rounds[r] = 1
 }
 FNR == NR && /^RIG-KMSG-BEGIN / { where = substr($0, 16) }
-FNR == NR && /^\[ *[0-9]+\.[0-9]+\]/ && $0 ~ splat_re {
+FNR == NR && is_splat($0) {
 	if (ignored($0))
 		ignored_list[++nignored] = where ": " $0
 	else

@@ -113,9 +113,8 @@ fi
 
 TITLE="== bench $KVER (SVM, $EMU; source $SRCVER; $(date -u '+%Y-%m-%d %H:%M UTC'); $((t1 - t0)) s; $(nproc) host CPUs, load $LOAD0 before, $LOAD1 after; log $LOG)"
 rc=0
-awk -f "$RIG/bench.awk" -v title="$TITLE" -v json="$OUTDIR/$NAME.json" \
+rig_awk bench.awk -v title="$TITLE" -v json="$OUTDIR/$NAME.json" \
 	-v kver="$KVER" -v icount="$ICOUNT" -v hostnote="$(cat "$LOG.host" 2>/dev/null)" \
-	-v ignore_file="$RIG/splat-ignore" \
 	"$LOG" "$RUN/build.lines" >"$OUTDIR/$NAME.txt" || rc=$?
 cat "$OUTDIR/$NAME.txt"
 exit "$rc"

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# awk -f rig/fuzz-report.awk -v kernel=KVER -v vendor=svm|vmx -v test=NAME \
+# awk -f rig/log.awk -f rig/fuzz-report.awk -v kernel=KVER -v vendor=svm|vmx -v test=NAME \
 #     -v seed=S -v ours=0|1 -v iters=N -v rsm_iters=N \
 #     [-v ignore_file=rig/splat-ignore] LOG
 #
 # The table of a `make fuzz` run (rig/fuzz.sh) from its serial log: per mode
 # (stock, eager, legacy) the fuzzer's FUZZ-RESULT lines (state and RSM
 # iterations, accepted/rejected), the host splats logged while the fuzzer
-# ran (same patterns as rig/report.awk, rig/splat-ignore applies), and the
+# ran (rig/log.awk's gate; rig/splat-ignore applies), and the
 # kernel taint before and after it (FUZZ-TAINT, else RIG-RESULT), and how
 # often the restored valid state did not complete (FUZZ-DIVERGED; it then
 # must complete in a recreated VM, else the fuzzer fails).  Taint
@@ -16,20 +16,6 @@
 # log is complete (RIG-END), our modules ran both their modes (unless
 # ours=0) and each of them ran its ITERS and RSM_ITERS iterations without a
 # splat, a taint change or a failure; else "fuzz: FAILED (why)", exit 1.
-
-function kv(line, key,    s) {
-	s = " " line
-	if (!match(s, " " key "=[^ ]*"))
-		return ""
-	return substr(s, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
-}
-
-function ignored(line,    i) {
-	for (i = 1; i <= nignore; i++)
-		if (line ~ ignore[i])
-			return 1
-	return 0
-}
 
 function masked(t) {
 	t = t + 0
@@ -41,20 +27,10 @@ function masked(t) {
 }
 
 BEGIN {
-	splat_re = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
-		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
-		"possible (recursive|circular) locking|inconsistent lock state|" \
-		"Kernel panic"
-	if (ignore_file != "")
-		while ((getline l < ignore_file) > 0)
-			if (l !~ /^#/ && l !~ /^[ \t]*$/)
-				ignore[++nignore] = l
 	nm = split("stock eager legacy", modes, " ")
 	cur = ""
 	last_taint = ""
 }
-
-{ sub(/\r+$/, "") }
 
 /^RIG-END/ { ended = 1; next }
 
@@ -103,7 +79,7 @@ BEGIN {
 	tb[cur] = kv($0, "before")
 	next
 }
-/^\[ *[0-9]+\.[0-9]+\]/ && !indump && cur != "" && $0 ~ splat_re && !/kvm-rig: / {
+!indump && cur != "" && is_splat($0) {
 	if (ignored($0))
 		next
 	nsp[cur]++

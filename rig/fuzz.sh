@@ -75,9 +75,9 @@ say "fuzz $KVER ($ARCH): $TEST, seed $SEED, $ITERS + $RSM_ITERS RSM iterations, 
 LOG=$RIGB/logs/$KVER-$ARCH.log
 [ -e "$LOG" ] || die "no serial log $LOG"
 LOG=$(readlink -f "$LOG")
-awk -f "$RIG/fuzz-report.awk" -v kernel="$KVER" -v vendor="$ARCH" \
+rig_awk fuzz-report.awk -v kernel="$KVER" -v vendor="$ARCH" \
 	-v test="$TEST" -v seed="$SEED" -v ours="$OURS" -v iters="$ITERS" \
-	-v rsm_iters="$RSM_ITERS" -v ignore_file="$RIG/splat-ignore" \
+	-v rsm_iters="$RSM_ITERS" \
 	"$LOG" >"$LOG.fuzz" || rc=$?
 cat "$LOG.fuzz"
 say "fuzz table: $LOG.fuzz"

@@ -215,9 +215,8 @@ ln -sf "$(basename "$LOG")" "$LOGDIR/$NAME.log"
 
 TITLE="== $KVER ($ARCH, $EMU; source $SRCVER; $((t1 - t0))s; log $LOG)"
 rc=0
-awk -f "$RIG/report.awk" -v modes="$MODES" -v title="$TITLE" \
+rig_awk report.awk -v modes="$MODES" -v title="$TITLE" \
 	-v hostnote="$(cat "$LOG.host" 2>/dev/null)" \
-	-v ignore_file="$RIG/splat-ignore" \
 	"$RUN/plan" "$LOG" >"$LOG.report" || rc=$?
 cat "$LOG.report"
 exit "$rc"
