@@ -41,6 +41,8 @@ dkms-install:
 	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
 	cp -R --preserve=mode Makefile VERSION dkms.conf kvm patches scripts \
 		packaging $(DKMS_SRC)/
+	TOP=$(CURDIR) sh -c '. scripts/lib.sh && dkms_conf_kernels "$$1"' sh \
+		$(DKMS_SRC)/dkms.conf
 	dkms add $(DKMS_SRC)
 	dkms build $(PACKAGE)/$(VERSION) -k $(KVER)
 	dkms install $(PACKAGE)/$(VERSION) -k $(KVER)

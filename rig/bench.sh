@@ -48,7 +48,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 1 ] || rig_usage Exit
 KVER=$1
-SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
+SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a kernel release of a supported series ($(series_names))"
+SRCPKG=$(series_conf "$SERIES" SOURCE)
 if [ "$SMOKE" = 1 ]; then
 	ROUNDS=1
 	ARGS="-b 3 -s 5 -i 200,50,20"
@@ -71,7 +72,7 @@ VMLINUZ=$IMAGE/boot/vmlinuz-$KVER
 [ -e "$VMLINUZ" ] || die "no $VMLINUZ"
 SRCVER=$(rig_srcver "$KVER")
 STDIR=$("$RIG/selftests.sh" "$SRCVER")
-make -s -C "$TOP/selftests" bench KSRC="$RIGB/src/$SRCVER/linux-source-$SERIES" \
+make -s -C "$TOP/selftests" bench KSRC="$RIGB/src/$SRCVER/$SRCPKG" \
 	LIBOUT="$STDIR/upstream" OUT="$STDIR/bench" >"$STDIR/bench.log" 2>&1 || {
 	cat "$STDIR/bench.log" >&2
 	die "selftests/bench did not build against $SRCVER"

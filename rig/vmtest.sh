@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 1 ] || rig_usage See
 KVER=$1
-SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
+SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a kernel release of a supported series ($(series_names))"
 : "${OURS_DIR:=$BUILD/kvm/$KVER}"
 if [ "$VMX" = 1 ]; then
 	VENDOR=intel
