@@ -241,7 +241,8 @@ headers_upstream_version()
 			"$1/include/generated/utsrelease.h"
 }
 
-# Newest amd64 kernel release of SERIES that apt (or build/) knows of.
+# Newest amd64 kernel release of SERIES that apt (or build/) knows of;
+# fails when there is none.
 newest_kver()
 {
 	[ -e "$TOP/patches/$1/series.conf" ] || return 1
@@ -251,5 +252,5 @@ newest_kver()
 			sed 's/^linux-headers-//'
 		find "$BUILD/kernels" -mindepth 1 -maxdepth 1 2>/dev/null |
 			sed 's|.*/||'
-	} | grep -E "$nk_re" | sort -uV | tail -n 1
+	} | grep -E "$nk_re" | sort -uV | tail -n 1 | grep .
 }
