@@ -65,7 +65,7 @@ EMU="QEMU TCG -cpu max"
 [ -n "$ICOUNT" ] && EMU="$EMU -icount shift=$ICOUNT,sleep=off: instruction-counted time"
 
 for t in cpio gzip strip file modinfo xz qemu-system-x86_64; do
-	command -v "$t" >/dev/null || die "$t not found: run rig/deps.sh (as root)"
+	command -v "$t" >/dev/null || die "$t not found: run sh scripts/deps.sh rig (as root)"
 done
 IMAGE=$(rig_image "$KVER")
 VMLINUZ=$IMAGE/boot/vmlinuz-$KVER

@@ -53,7 +53,7 @@ rig-selfcheck-vmx:
 	$(RIG_SH)/selfcheck.sh --vmx $(KVER)
 
 rig-deps:
-	$(RIG_SH)/deps.sh all
+	sh $(TOP)/scripts/deps.sh rig
 
 # make fuzz KVER=... [ITERS=n] [SEED=s] [RSM_ITERS=n] [VMX=1]: docs/fuzz.md
 fuzz: $(rig_module)

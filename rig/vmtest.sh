@@ -72,11 +72,9 @@ check_tools()
 	else
 		ct_need="$ct_need qemu-system-x86_64"
 	fi
-	ct_deps=rig/deps.sh
-	[ "$VMX" = 1 ] && ct_deps="rig/deps.sh vmx"
 	for ct_t in $ct_need; do
 		command -v "$ct_t" >/dev/null ||
-			die "$ct_t not found: run $ct_deps (as root)"
+			die "$ct_t not found: run sh scripts/deps.sh rig (as root)"
 	done
 }
 
