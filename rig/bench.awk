@@ -6,8 +6,9 @@
 #       [-v icount=SHIFT] [-v hostnote=...] [-v ignore_file=rig/splat-ignore]
 #       LOG BUILDLINES
 #
-# LOG is the serial console of rig/bench-init.sh (BENCH-* lines and the
-# kernel log), BUILDLINES the output of rig/bench-build.sh (may be empty).
+# LOG is the serial console of rig/init.sh in bench mode (BENCH-* lines
+# and the kernel log), BUILDLINES the output of rig/bench-build.sh (may be
+# empty).
 # Round 0 is a warm-up and not counted.  Per benchmark and mode: sample count, median and p99 over all rounds,
 # the ratio of medians to stock, the spread of the per-round ratios (each
 # round's median over the stock median of the same round), the goal and the

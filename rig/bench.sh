@@ -78,16 +78,15 @@ make -s -C "$TOP/selftests" bench KSRC="$RIGB/src/$SRCVER/$SRCPKG" \
 	die "selftests/bench did not build against $SRCVER"
 }
 
-# The rig's initramfs without tests, plus a second archive with the bench
-# init, the program and its configuration (the kernel unpacks both).
+# The rig's initramfs without tests, plus a second archive with the
+# program and /etc/rig/bench.conf, which puts /init in bench mode (the
+# kernel unpacks both).
 mkdir -p "$RUN" "$OUTDIR" "$RIGB/logs"
 : >"$RUN/tests"
 "$RIG/initramfs.sh" "$KVER" amd "stock ours" "$RUN/tests" "$STDIR/index" \
 	"$OURS_DIR" "$RUN/rig.gz"
 rm -rf "$RUN/extra"
 mkdir -p "$RUN/extra/tests" "$RUN/extra/etc/rig"
-cp "$RIG/bench-init.sh" "$RUN/extra/bench-init"
-chmod 755 "$RUN/extra/bench-init"
 strip -o "$RUN/extra/tests/nested_bench" "$STDIR/bench/nested_bench"
 printf 'ROUNDS=%s\nARGS="%s"\n' "$ROUNDS" "$ARGS" >"$RUN/extra/etc/rig/bench.conf"
 (cd "$RUN/extra" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
@@ -101,7 +100,7 @@ say "bench $KVER: $ROUNDS round(s) of stock, eager, legacy (nested_bench $ARGS);
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(now)
 RIG_QEMU_ARGS=${ICOUNT:+-icount shift=$ICOUNT,sleep=off} \
-	RIG_APPEND="rdinit=/bench-init" "$RIG/boot-qemu.sh" "$VMLINUZ" \
+	"$RIG/boot-qemu.sh" "$VMLINUZ" \
 	"$RUN/initramfs.gz" "$LOG" $((600 + 3600 * ROUNDS)) 1200
 t1=$(now)
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
