@@ -34,13 +34,25 @@ install: module
 		$(DESTDIR)/lib/modules/$(KVER)/updates/$(PACKAGE)/
 	$(if $(DESTDIR),,$(DEPMOD) -a $(KVER))
 
+# What a host's dkms builds from (/usr/src/kvm-nested-VERSION, in the
+# packages too): the Kbuild glue, the series, what packaging/dkms-build runs
+# and dkms.conf with the kernels of every series.  No developer tools.
+HOST_SCRIPTS = scripts/build scripts/prepare scripts/lib.sh
+dkms-tree:
+	$(if $(DEST),,$(error DEST=<directory> is required))
+	mkdir -p $(DEST)/scripts $(DEST)/packaging
+	cp -R --preserve=mode VERSION dkms.conf kvm patches $(DEST)/
+	cp --preserve=mode $(HOST_SCRIPTS) $(DEST)/scripts/
+	cp --preserve=mode packaging/dkms-build $(DEST)/packaging/
+	TOP=$(CURDIR) sh -c '. scripts/lib.sh && dkms_conf_kernels "$$1"' sh \
+		$(DEST)/dkms.conf
+
 # From a clean copy: "dkms add ." would copy build/ too.  Not to be mixed
 # with the kvm-nested-dkms package, which registers the same name.
 DKMS_SRC = $(BUILD)/dkms-src/$(PACKAGE)-$(VERSION)
 dkms-install:
-	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
-	cp -R --preserve=mode Makefile VERSION dkms.conf kvm patches scripts \
-		packaging $(DKMS_SRC)/
+	rm -rf $(DKMS_SRC)
+	$(MAKE) --no-print-directory dkms-tree DEST=$(DKMS_SRC)
 	dkms add $(DKMS_SRC)
 	dkms build $(PACKAGE)/$(VERSION) -k $(KVER)
 	dkms install $(PACKAGE)/$(VERSION) -k $(KVER)
@@ -54,8 +66,9 @@ lint style:
 matrix:
 	scripts/matrix
 
+# Every prefix of every series, on the newest kernel of each (not KVER).
 bisect-check:
-	scripts/bisect-check $(KVER)
+	scripts/bisect-check $(SERIES)
 
 check:
 	tests/run
@@ -70,5 +83,5 @@ distclean:
 -include rig/bench.mk
 -include packaging/packaging.mk
 
-.PHONY: all prepare module install dkms-install abi-check lint style matrix \
+.PHONY: all prepare module install dkms-tree dkms-install abi-check lint style matrix \
 	bisect-check check clean distclean

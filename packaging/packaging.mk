@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Packaging targets; the top-level Makefile includes this file
-# (-include packaging/packaging.mk).  Tools: sh packaging/deps.sh.
+# (-include packaging/packaging.mk).  Tools: sh scripts/deps.sh pkg.
 #
 #   make deb          build/pkg/kvm-nested-dkms_<version>_all.deb, lintian
 #   make rpm          build/pkg/rpm/RPMS/noarch/kvm-nested-dkms-*.rpm, rpmlint
@@ -24,6 +24,6 @@ status-test:
 	tests/status/run
 
 pkg-deps:
-	sh packaging/deps.sh
+	sh scripts/deps.sh pkg
 
 .PHONY: deb rpm pkgtest status-test pkg-deps

@@ -27,6 +27,15 @@ rig_usage()
 	exit 2
 }
 
+# rig_awk PARSER ARGS...: run rig/PARSER (an awk program) with the log
+# grammar (rig/log.awk) and the splat ignore list.
+rig_awk()
+{
+	ra_p=$1
+	shift
+	awk -v ignore_file="$RIG/splat-ignore" -f "$RIG/log.awk" -f "$RIG/$ra_p" "$@"
+}
+
 # Debian version of the source of KVER (that of its image package).
 rig_srcver()
 {

@@ -1,32 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# awk -f rig/fuzz-report.awk -v kernel=KVER -v vendor=svm|vmx -v test=NAME \
-#     -v seed=S [-v ignore_file=rig/splat-ignore] LOG
+# awk -f rig/log.awk -f rig/fuzz-report.awk -v kernel=KVER -v vendor=svm|vmx -v test=NAME \
+#     -v seed=S -v ours=0|1 -v iters=N -v rsm_iters=N \
+#     [-v ignore_file=rig/splat-ignore] LOG
 #
 # The table of a `make fuzz` run (rig/fuzz.sh) from its serial log: per mode
 # (stock, eager, legacy) the fuzzer's FUZZ-RESULT lines (state and RSM
 # iterations, accepted/rejected), the host splats logged while the fuzzer
-# ran (same patterns as rig/report.awk, rig/splat-ignore applies), and the
+# ran (rig/log.awk's gate; rig/splat-ignore applies), and the
 # kernel taint before and after it (FUZZ-TAINT, else RIG-RESULT), and how
 # often the restored valid state did not complete (FUZZ-DIVERGED; it then
 # must complete in a recreated VM, else the fuzzer fails).  Taint
 # bits 12 (O, out-of-tree) and 13 (E, unsigned) come from loading our
-# modules and are not counted as a change.  Last line: "fuzz: ok" when our
-# modules ran every mode without a splat, a taint change or a failure.
-
-function kv(line, key,    s) {
-	s = " " line
-	if (!match(s, " " key "=[^ ]*"))
-		return ""
-	return substr(s, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
-}
-
-function ignored(line,    i) {
-	for (i = 1; i <= nignore; i++)
-		if (line ~ ignore[i])
-			return 1
-	return 0
-}
+# modules and are not counted as a change.  Last line: "fuzz: ok" when the
+# log is complete (RIG-END), our modules ran both their modes (unless
+# ours=0) and each of them ran its ITERS and RSM_ITERS iterations without a
+# splat, a taint change or a failure; else "fuzz: FAILED (why)", exit 1.
 
 function masked(t) {
 	t = t + 0
@@ -38,20 +27,12 @@ function masked(t) {
 }
 
 BEGIN {
-	splat_re = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
-		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
-		"possible (recursive|circular) locking|inconsistent lock state|" \
-		"Kernel panic"
-	if (ignore_file != "")
-		while ((getline l < ignore_file) > 0)
-			if (l !~ /^#/ && l !~ /^[ \t]*$/)
-				ignore[++nignore] = l
 	nm = split("stock eager legacy", modes, " ")
 	cur = ""
 	last_taint = ""
 }
 
-{ sub(/\r+$/, "") }
+/^RIG-END/ { ended = 1; next }
 
 /^RIG-BEGIN / && kv($0, "test") == test {
 	cur = kv($0, "mode")
@@ -98,7 +79,7 @@ BEGIN {
 	tb[cur] = kv($0, "before")
 	next
 }
-/^\[ *[0-9]+\.[0-9]+\]/ && !indump && cur != "" && $0 ~ splat_re && !/kvm-rig: / {
+!indump && cur != "" && is_splat($0) {
 	if (ignored($0))
 		next
 	nsp[cur]++
@@ -120,6 +101,8 @@ END {
 		v = "ok"
 		if (res[m] != "PASS")
 			v = "FAILED"
+		else if (it[m] + 0 < iters + 0 || rit[m] + 0 < rsm_iters + 0)
+			v = "SHORT"
 		if (nsp[m] + 0)
 			v = "SPLAT"
 		else if (tchg)
@@ -143,14 +126,17 @@ END {
 		if (m in firstdiv)
 			printf "first divergence %s: %s\n", m, firstdiv[m]
 	}
-	if (!("eager" in seen) || !("legacy" in seen)) {
-		if (!("stock" in seen)) {
-			print "fuzz: FAILED (nothing ran)"
-			exit 1
-		}
-	}
-	if (bad) {
-		printf "fuzz: FAILED (%d of our modes)\n", bad
+	why = ""
+	if (!ended)
+		why = why "; the log is truncated: no RIG-END"
+	if (ours != "0" && !(("eager" in seen) && ("legacy" in seen)))
+		why = why "; our modules did not run: no eager or legacy section"
+	else if (ours == "0" && !("stock" in seen))
+		why = why "; nothing ran"
+	if (bad)
+		why = why sprintf("; %d of our modes", bad)
+	if (why != "") {
+		printf "fuzz: FAILED (%s)\n", substr(why, 3)
 		exit 1
 	}
 	print "fuzz: ok"

@@ -12,7 +12,8 @@
 #   --seed S         seed (default 0x5eed)
 #   --timeout SECS   per-mode timeout, guest seconds (default from iters)
 #   --ours 0|1       run our modules too (default 1)
-# Exit status: non-zero when ours splat, change the taint or fail.
+# Exit status: non-zero when ours splat, change the taint, fail, run fewer
+# iterations than asked or did not run at all, or the log is truncated.
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -74,10 +75,11 @@ say "fuzz $KVER ($ARCH): $TEST, seed $SEED, $ITERS + $RSM_ITERS RSM iterations, 
 LOG=$RIGB/logs/$KVER-$ARCH.log
 [ -e "$LOG" ] || die "no serial log $LOG"
 LOG=$(readlink -f "$LOG")
-awk -f "$RIG/fuzz-report.awk" -v kernel="$KVER" -v vendor="$ARCH" \
-	-v test="$TEST" -v seed="$SEED" -v ignore_file="$RIG/splat-ignore" \
-	"$LOG" >"$LOG.fuzz" || true
+rig_awk fuzz-report.awk -v kernel="$KVER" -v vendor="$ARCH" \
+	-v test="$TEST" -v seed="$SEED" -v ours="$OURS" -v iters="$ITERS" \
+	-v rsm_iters="$RSM_ITERS" \
+	"$LOG" >"$LOG.fuzz" || rc=$?
 cat "$LOG.fuzz"
 say "fuzz table: $LOG.fuzz"
-tail -n 1 "$LOG.fuzz" | grep -q '^fuzz: ok'
+exit "${rc:-0}"
 

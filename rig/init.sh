@@ -1,9 +1,18 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# /init of the rig's initramfs (busybox-static).  Loads the stock KVM modules,
-# runs the selected selftests, then swaps in ours and runs them once per
-# value of kvm.defer_nested_state_pages, and powers off.
+# /init of the rig's initramfs (busybox-static), in one of two modes:
+#
+# tests (make vmtest, fuzz): loads the stock KVM modules, runs the selected
+# selftests, then swaps in ours and runs them once per value of
+# kvm.defer_nested_state_pages, and powers off.
+#
+# bench (make bench; when rig/bench.sh put /etc/rig/bench.conf there, with
+# ROUNDS and ARGS, the options of nested_bench): runs /tests/nested_bench
+# 1 + ROUNDS times (round 0 is a warm-up) with each module set in turn:
+# stock, ours with kvm.defer_nested_state_pages=N (eager), ours with =Y
+# (legacy), unloading and reloading KVM between phases so that every phase
+# starts alike.
 #
 # Files put there by rig/initramfs.sh:
 #   /etc/rig/conf           VENDOR (kvm_amd|kvm_intel), PHASES ("stock ours")
@@ -22,6 +31,13 @@
 #   RIG-KMSG-BEGIN <where> ... RIG-KMSG-END   (new dmesg lines, after each step)
 #   RIG-END
 # mode is stock, eager (defer_nested_state_pages=N) or legacy (=Y).
+# In bench mode (rig/bench.awk reads it):
+#   BENCH-START kernel=... rounds=N args="..."
+#   BENCH-MODULES round=R mode=M status=ok|fail <details>
+#   BENCH-SAMPLES ...               (nested_bench's own lines)
+#   BENCH-RUN round=R mode=M rc=N secs=S
+#   RIG-KMSG-BEGIN ... RIG-KMSG-END (kernel messages after each phase)
+#   BENCH-END
 # shellcheck shell=sh
 
 PARAM=/sys/module/kvm/parameters/defer_nested_state_pages
@@ -44,6 +60,10 @@ setup()
 	echo 5 >/proc/sys/kernel/printk
 	# shellcheck source=/dev/null # written by rig/initramfs.sh
 	. /etc/rig/conf
+	if [ -e /etc/rig/bench.conf ]; then
+		# shellcheck source=/dev/null # written by rig/bench.sh
+		. /etc/rig/bench.conf
+	fi
 }
 
 # Mark the kernel log so splats can be attributed to the step that made them.
@@ -247,7 +267,6 @@ run_phase()
 
 main()
 {
-	setup
 	echo
 	echo "RIG-START kernel=$(uname -r) vendor=$VENDOR phases=\"$PHASES\" cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
 	kmsg_dump boot
@@ -262,6 +281,79 @@ main()
 	poweroff -f
 }
 
-main
+# bench_load SET MODE ROUND: (re)load module set SET (stock or ours) and,
+# for ours, set the parameter for MODE; print one BENCH-MODULES line.
+bench_load()
+{
+	rmmod "$VENDOR" 2>/dev/null
+	rmmod kvm 2>/dev/null
+	why=
+	[ -d /sys/module/kvm ] && why=" cannot-unload-kvm"
+	while read -r ko params; do
+		name=$(basename "$ko" .ko | tr - _)
+		case $name in
+		kvm | kvm_amd | kvm_intel) ;;
+		*) [ -d "/sys/module/$name" ] && continue ;;
+		esac
+		# shellcheck disable=SC2086 # params is a list of words
+		insmod "/lib/rig/$1/$ko" $params || why="$why insmod-$ko"
+	done <"/lib/rig/$1/modules"
+	version=$(cat /sys/module/kvm/version 2>/dev/null)
+	case "$1 $version" in
+	"stock "*kvm-nested* | "ours ") why="$why version=$version" ;;
+	"ours "*kvm-nested*) ;;
+	"ours "*) why="$why version=$version" ;;
+	esac
+	case $2 in
+	eager | legacy)
+		v=N
+		[ "$2" = legacy ] && v=Y
+		echo "$v" >"$PARAM" 2>/dev/null
+		[ "$(cat "$PARAM" 2>/dev/null)" = "$v" ] || why="$why param"
+		;;
+	esac
+	[ -e /dev/kvm ] || why="$why no-/dev/kvm"
+	if [ -n "$why" ]; then
+		echo "BENCH-MODULES round=$3 mode=$2 status=fail$why"
+		return 1
+	fi
+	echo "BENCH-MODULES round=$3 mode=$2 status=ok version=\"$version\""
+}
+
+bench_main()
+{
+	echo
+	echo "BENCH-START kernel=$(uname -r) rounds=$ROUNDS args=\"$ARGS\""
+	kmsg_dump boot
+	# Round 0 warms up (first VM, first module load); not counted.
+	r=0
+	while [ "$r" -le "$ROUNDS" ]; do
+		for mode in stock eager legacy; do
+			set=ours
+			[ "$mode" = stock ] && set=stock
+			if bench_load "$set" "$mode" "$r"; then
+				t0=$(cut -d' ' -f1 /proc/uptime)
+				# shellcheck disable=SC2086 # ARGS is a list of words
+				(cd /tmp && /tests/nested_bench -r "$r" $ARGS </dev/null 2>&1)
+				rc=$?
+				t1=$(cut -d' ' -f1 /proc/uptime)
+				echo "BENCH-RUN round=$r mode=$mode rc=$rc secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+			fi
+			kmsg_dump "round=$r mode=$mode"
+		done
+		r=$((r + 1))
+	done
+	echo "BENCH-END"
+	sync
+	sleep 3
+	poweroff -f
+}
+
+setup
+if [ -e /etc/rig/bench.conf ]; then
+	bench_main
+else
+	main
+fi
 # Not reached unless poweroff failed.
 echo o >/proc/sysrq-trigger

@@ -116,9 +116,9 @@ base()
 	rm -rf "$ROOT"
 	mkdir -p "$ROOT/bin" "$ROOT/etc/rig" "$ROOT/dev" "$ROOT/proc" \
 		"$ROOT/sys" "$ROOT/tmp"
-	[ -x /bin/busybox ] || die "no /bin/busybox: run rig/deps.sh"
+	[ -x /bin/busybox ] || die "no /bin/busybox: run sh scripts/deps.sh rig"
 	file -L /bin/busybox | grep -q 'statically linked' ||
-		die "/bin/busybox is not static: install busybox-static (rig/deps.sh)"
+		die "/bin/busybox is not static: install busybox-static (sh scripts/deps.sh rig)"
 	cp /bin/busybox "$ROOT/bin/busybox"
 	ln -s busybox "$ROOT/bin/sh"
 	# The selftests' backtraces call addr2line; there is none in the guest.

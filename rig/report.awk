@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# awk -f rig/report.awk -v modes="stock eager legacy" -v title=... \
-#     [-v ignore_file=rig/splat-ignore] [-v hostnote=...] PLAN LOG
+# awk -f rig/log.awk -f rig/report.awk -v modes="stock eager legacy" \
+#     -v title=... [-v ignore_file=rig/splat-ignore] [-v hostnote=...] PLAN LOG
 #
 # Turns the serial log of one rig run into a table and verdicts.
 #   PLAN  "name timeout ours_only known_fail emu_limit stock_bug" per test (vmtest.sh)
@@ -80,14 +80,6 @@ function judge(t, m,    r, sr, v) {
 	return "baseline"
 }
 
-function kv(line, key,    re, s) {
-	re = " " key "="
-	s = " " line
-	if (!match(s, re "[^ ]*"))
-		return ""
-	return substr(s, RSTART + length(re), RLENGTH - length(re))
-}
-
 BEGIN {
 	nmodes = split(modes, mode, " ")
 	for (i = 1; i <= nmodes; i++)
@@ -97,21 +89,6 @@ BEGIN {
 	label["eager"] = "ours-eager(N)"
 	label["legacy"] = "ours-legacy(Y)"
 	where = "boot"
-	splat_re = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
-		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
-		"possible (recursive|circular) locking|inconsistent lock state|" \
-		"Kernel panic"
-	if (ignore_file != "")
-		while ((getline l < ignore_file) > 0)
-			if (l !~ /^[ \t]*(#|$)/)
-				ignore[++nignore] = l
-}
-
-function ignored(line,    i) {
-	for (i = 1; i <= nignore; i++)
-		if (line ~ ignore[i])
-			return 1
-	return 0
 }
 
 # The plan.
@@ -126,8 +103,6 @@ FNR == NR {
 		width = length($1)
 	next
 }
-
-{ sub(/\r+$/, "") }
 
 /RIG-START / { started = 1; where = "init"; next }
 /^RIG-END/ { ended = 1; next }
@@ -166,7 +141,7 @@ FNR == NR {
 }
 
 # Kernel messages (live on the console or dumped) carry a timestamp.
-/^\[ *[0-9]+\.[0-9]+\]/ && !/kvm-rig: / && $0 ~ splat_re {
+is_splat($0) {
 	if (ignored($0)) {
 		if (!($0 in ignored_seen))
 			ignored_list[++nignored] = where ": " $0

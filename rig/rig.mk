@@ -6,7 +6,7 @@
 #   make vmtest-vmx KVER=...      the same for VMX (Bochs)
 #   make vmtest-full KVER=...     every x86_64 selftest that builds (not in CI)
 #   make vmtest-baseline KVER=... stock modules only (= OURS=0)
-#   make rig-selfcheck KVER=...   the rig's own tests (rig/selftest-patches)
+#   make rig-selfcheck KVER=...   the rig self-check (rig/mutants)
 #   make rig-deps                 apt-get install what the rig needs (root)
 #   make fuzz KVER=... [ITERS= SEED= RSM_ITERS= VMX=1]  nested state fuzzers
 #
@@ -53,7 +53,7 @@ rig-selfcheck-vmx:
 	$(RIG_SH)/selfcheck.sh --vmx $(KVER)
 
 rig-deps:
-	$(RIG_SH)/deps.sh all
+	sh $(TOP)/scripts/deps.sh rig
 
 # make fuzz KVER=... [ITERS=n] [SEED=s] [RSM_ITERS=n] [VMX=1]: docs/fuzz.md
 fuzz: $(rig_module)

@@ -1,11 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# rig/selfcheck.sh [--vmx] KVER: self-tests of the rig.  For each patch in
-# rig/selftest-patches/<series>/, build our modules with that patch on top
+# rig/selfcheck.sh [--vmx] KVER: the rig self-check.  For each mutant in
+# rig/mutants/<series>/, build our modules with that mutant on top
 # of patches/<series>/ (in a separate build tree, build/rig/selfcheck/, so
 # build/kvm/ is left alone), run vmtest with them, and check that the run
-# fails the way rig/selftest-patches/expectations says.
+# fails the way rig/mutants/expectations says.
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -19,8 +19,8 @@ if [ "${1:-}" = --vmx ]; then
 fi
 KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER}
 SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
-PDIR=$RIG/selftest-patches/$SERIES
-[ -d "$PDIR" ] || die "no rig self-test patches for $SERIES"
+PDIR=$RIG/mutants/$SERIES
+[ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
 
 # A build tree sharing the caches of $BUILD but with its own kvm/.
 build_tree()
@@ -32,7 +32,7 @@ build_tree()
 	done
 }
 
-# The project's series plus one rig patch, into DIR.
+# The project's series plus one mutant, into DIR.
 patch_dir()
 {
 	rm -rf "$1"
@@ -48,8 +48,8 @@ check()
 	ck_name=$(basename "$1" .patch)
 	ck_num=${ck_name%%-*}
 	ck_re=$(awk -v n="$ck_num" '$1 == n { sub(/^[^\t ]+[\t ]+/, ""); print; exit }' \
-		"$RIG/selftest-patches/expectations")
-	[ -n "$ck_re" ] || die "no expectation for $ck_name in selftest-patches/expectations"
+		"$RIG/mutants/expectations")
+	[ -n "$ck_re" ] || die "no expectation for $ck_name in mutants/expectations"
 	ck_w=$RIGB/selfcheck/$KVER/$ck_num
 	build_tree "$ck_w/build"
 	patch_dir "$ck_w/patches" "$1"

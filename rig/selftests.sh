@@ -14,8 +14,9 @@ set -eu
 
 SRCVER=${1:?usage: rig/selftests.sh SRCVER}
 SERIES=$(series_of "$SRCVER") || die "unsupported source version $SRCVER"
+SRCPKG=$(series_conf "$SERIES" SOURCE)
 SRC=$RIGB/src/$SRCVER
-TREE=$SRC/linux-source-$SERIES
+TREE=$SRC/$SRCPKG
 OUT=$RIGB/selftests/$SRCVER
 KVMST=tools/testing/selftests/kvm
 
@@ -23,15 +24,15 @@ KVMST=tools/testing/selftests/kvm
 extract_source()
 {
 	[ -e "$SRC/.extracted" ] && return 0
-	deb=$(fetch_deb "linux-source-$SERIES" "$SRCVER") ||
-		die "cannot download linux-source-$SERIES=$SRCVER"
-	say "extracting linux-source-$SERIES $SRCVER into $SRC"
+	deb=$(fetch_deb "$SRCPKG" "$SRCVER") ||
+		die "cannot download $SRCPKG=$SRCVER"
+	say "extracting $SRCPKG $SRCVER into $SRC"
 	rm -rf "$SRC"
 	mkdir -p "$SRC"
 	dpkg-deb --fsys-tarfile "$deb" |
-		tar -xOf - "./usr/src/linux-source-$SERIES.tar.xz" |
+		tar -xOf - "./usr/src/$SRCPKG.tar.xz" |
 		XZ_OPT=-T$JOBS tar -xJf - -C "$SRC"
-	[ -d "$TREE/$KVMST" ] || die "no $KVMST in linux-source-$SERIES $SRCVER"
+	[ -d "$TREE/$KVMST" ] || die "no $KVMST in $SRCPKG $SRCVER"
 	: >"$SRC/.extracted"
 }
 

@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 1 ] || rig_usage See
 KVER=$1
-SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
+SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a kernel release of a supported series ($(series_names))"
 : "${OURS_DIR:=$BUILD/kvm/$KVER}"
 if [ "$VMX" = 1 ]; then
 	VENDOR=intel
@@ -72,11 +72,9 @@ check_tools()
 	else
 		ct_need="$ct_need qemu-system-x86_64"
 	fi
-	ct_deps=rig/deps.sh
-	[ "$VMX" = 1 ] && ct_deps="rig/deps.sh vmx"
 	for ct_t in $ct_need; do
 		command -v "$ct_t" >/dev/null ||
-			die "$ct_t not found: run $ct_deps (as root)"
+			die "$ct_t not found: run sh scripts/deps.sh rig (as root)"
 	done
 }
 
@@ -215,9 +213,8 @@ ln -sf "$(basename "$LOG")" "$LOGDIR/$NAME.log"
 
 TITLE="== $KVER ($ARCH, $EMU; source $SRCVER; $((t1 - t0))s; log $LOG)"
 rc=0
-awk -f "$RIG/report.awk" -v modes="$MODES" -v title="$TITLE" \
+rig_awk report.awk -v modes="$MODES" -v title="$TITLE" \
 	-v hostnote="$(cat "$LOG.host" 2>/dev/null)" \
-	-v ignore_file="$RIG/splat-ignore" \
 	"$RUN/plan" "$LOG" >"$LOG.report" || rc=$?
 cat "$LOG.report"
 exit "$rc"

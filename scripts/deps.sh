@@ -1,33 +1,51 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install the Debian packages kvm-nested's build and checks need, then the
-# test rig's (rig/deps.sh) and the packaging's (packaging/deps.sh).  Refreshes apt's lists too: newest_kver and the
-# source lookup read them.  Needs root; prints the command when not root.
+# sh scripts/deps.sh [ROLE...]: install the Debian 12 packages a role needs
+# (--no-install-recommends), and refresh apt's lists (newest_kver and the
+# source lookup read them).  Needs root; prints the command when not root.
+#
+#   build   make, make module/matrix/bisect-check/abi-check (the default)
+#   rig     make vmtest, vmtest-vmx, bench, fuzz: QEMU, Bochs, initramfs
+#   pkg     make deb, rpm, pkgtest, status-test, lint
+#   all     all of them: what make check needs
 set -eu
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-
 # The kernel headers pin gcc-12; pahole (dwarves) for abi-check.
-PKGS="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl shellcheck
-ccache"
+BUILD="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl ccache"
+# QEMU + initramfs + static selftest build; Bochs (VMX with EPT) booting
+# an isolinux ISO.
+RIG="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc libc6-dev
+binutils file bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
+PKG="debhelper dh-dkms lintian rpm rpmlint debootstrap shellcheck python3"
+
+pkgs=
+for role in "${@:-build}"; do
+	case $role in
+	build) pkgs="$pkgs $BUILD" ;;
+	rig) pkgs="$pkgs $RIG" ;;
+	pkg) pkgs="$pkgs $PKG" ;;
+	all) pkgs="$pkgs $BUILD $RIG $PKG" ;;
+	*)
+		echo "usage: sh scripts/deps.sh [build|rig|pkg|all]..." >&2
+		exit 2
+		;;
+	esac
+done
 
 missing=
-for p in $PKGS; do
+for p in $(echo "$pkgs" | tr ' ' '\n' | sort -u); do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null |
-		grep -q 'install ok installed' || missing="$missing $p"
+		grep -q '^install ok installed$' || missing="$missing $p"
 done
 if [ "$(id -u)" -ne 0 ]; then
 	[ -z "$missing" ] && exit 0
 	echo "kvm-nested: missing packages:$missing" >&2
-	echo "kvm-nested: run as root: apt-get install$missing" >&2
+	echo "kvm-nested: run as root: apt-get install --no-install-recommends$missing" >&2
 	exit 1
 fi
 apt-get update -q >/dev/null
-if [ -n "$missing" ]; then
-	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $missing
-fi
-sh "$TOP/rig/deps.sh" all
-sh "$TOP/packaging/deps.sh"
+[ -n "$missing" ] || exit 0
+# shellcheck disable=SC2086 # one word per package
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	$missing

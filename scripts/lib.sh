@@ -27,14 +27,88 @@ say()
 	printf 'kvm-nested: %s\n' "$*" >&2
 }
 
+# The kernel flavours kvm-nested builds for, an extended regex.
+FLAVOURS='amd64|cloud-amd64|rt-amd64'
+
+# The value of VAR in the declaration of SERIES (patches/SERIES/series.conf):
+# series_conf SERIES VAR
+series_conf()
+{
+	[ -e "$TOP/patches/$1/series.conf" ] ||
+		die "no patches/$1/series.conf: not a series kvm-nested supports"
+	(
+		# shellcheck source=/dev/null
+		. "$TOP/patches/$1/series.conf"
+		eval "printf '%s\n' \"\${$2:-}\""
+	)
+}
+
 # Kernel series ("6.1", "6.12") of a Debian kernel release or a version.
 series_of()
 {
-	case $1 in
-	6.1.*) echo 6.1 ;;
-	6.12.*) echo 6.12 ;;
-	*) return 1 ;;
-	esac
+	for so_s in $(series_list); do
+		so_p=$(series_conf "$so_s" VERSIONS)
+		# shellcheck disable=SC2254 # the declaration's pattern
+		case $1 in $so_p)
+			echo "$so_s"
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
+# The supported series as text: "6.1, 6.12".
+series_names()
+{
+	series_list | paste -s -d, | sed 's/,/, /g'
+}
+
+# An extended regex matching the kernel releases of every series in the
+# flavours FLAVOURS (default: all of them): kernel_re [FLAVOURS]
+kernel_re()
+{
+	kr_re=
+	for kr_s in $(series_list); do
+		kr_re="${kr_re:+$kr_re|}$(series_conf "$kr_s" RELEASES)"
+	done
+	echo "^($kr_re)-(${1:-$FLAVOURS})\$"
+}
+
+# Write kernel_re into the BUILD_EXCLUSIVE_KERNEL line of a dkms.conf.
+dkms_conf_kernels()
+{
+	dc_re=$(kernel_re "$FLAVOURS")
+	awk -v re="$dc_re" '/^BUILD_EXCLUSIVE_KERNEL=/ {
+		$0 = "BUILD_EXCLUSIVE_KERNEL=\x27" re "\x27" } { print }' "$1" >"$1.tmp"
+	mv "$1.tmp" "$1"
+}
+
+# The series kvm-nested supports: the directories under patches/ with a
+# series file, in version order.
+series_list()
+{
+	for sl_d in "$TOP"/patches/*/series; do
+		[ -e "$sl_d" ] || continue
+		sl_d=${sl_d%/series}
+		echo "${sl_d##*/}"
+	done | sort -V
+}
+
+# The entries of the series file in DIR, one a line: "PATCH" or, when the
+# line carries a comment, "PATCH # comment".  Blank and comment lines go.
+series_entries()
+{
+	[ -e "$1/series" ] || die "no series file in $1"
+	awk '{ sub(/^[ \t]+/, "") } /^(#|$)/ { next }
+		{ c = index($0, "#"); print $1 (c ? " " substr($0, c) : "") }' \
+		"$1/series"
+}
+
+# The patch names of the series file in DIR, in order.
+series_patches()
+{
+	series_entries "$1" | awk '{ print $1 }'
 }
 
 # Fetch a Debian package into the cache: fetch_deb NAME [VERSION]
@@ -167,18 +241,16 @@ headers_upstream_version()
 			"$1/include/generated/utsrelease.h"
 }
 
-# Newest amd64 kernel release of SERIES that apt (or build/) knows of.
+# Newest amd64 kernel release of SERIES that apt (or build/) knows of;
+# fails when there is none.
 newest_kver()
 {
-	case $1 in
-	6.1) nk_re='^6\.1\.0-[0-9]+-amd64$' ;;
-	6.12) nk_re='^6\.12\.[0-9]+\+deb12-amd64$' ;;
-	*) return 1 ;;
-	esac
+	[ -e "$TOP/patches/$1/series.conf" ] || return 1
+	nk_re="^($(series_conf "$1" RELEASES))-amd64\$"
 	{
 		apt-cache pkgnames linux-headers- 2>/dev/null |
 			sed 's/^linux-headers-//'
 		find "$BUILD/kernels" -mindepth 1 -maxdepth 1 2>/dev/null |
 			sed 's|.*/||'
-	} | grep -E "$nk_re" | sort -uV | tail -n 1
+	} | grep -E "$nk_re" | sort -uV | tail -n 1 | grep .
 }
