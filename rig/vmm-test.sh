@@ -70,6 +70,18 @@ vmm_wait_file()
 	return 0
 }
 
+# vmm_listening PORT: wait (30 s) for a TCP socket listening on PORT.
+vmm_listening()
+{
+	vl_p=$(printf ':%04X 00000000:0000 0A' "$1")
+	vl_n=0
+	while ! grep -q "$vl_p" /proc/net/tcp; do
+		[ "$vl_n" -ge 150 ] && return 1
+		sleep 0.2
+		vl_n=$((vl_n + 1))
+	done
+}
+
 # vmm_count FILE STRING: lines of FILE with STRING.
 vmm_count()
 {
@@ -101,7 +113,7 @@ vmm_migrated()
 		vmm_mon "$1" "info migrate"
 		vd_s=$(vmm_field "$1" "Migration status")
 		case $vd_s in
-		completed | failed | cancelled) break ;;
+		completed | failed* | cancelled*) break ;;
 		"")
 			# the destination has nothing to say until it starts
 			vmm_mon "$1" "info status"
@@ -241,12 +253,15 @@ vmm_source()
 	vmm_running "$1" || { why="source payload did not run: $(tail -n 2 "$VMMD/$1/serial.log" "$VMMD/$1/qemu.log" | tr '\n' ' ')"; return 1; }
 }
 
-# vmm_src_done NAME STATUS: after the migration; sets downtime, before and
-# (for a live migration) inl2 from the paused source.
+# vmm_src_done NAME STATUS stopped|live: after the migration; sets
+# downtime, postreq, before and (for a live migration) inl2 from the
+# paused source.
 vmm_src_done()
 {
 	[ "$2" = completed ] || why="${why:-migration $2}"
 	downtime=$(vmm_field "$1" "downtime" | sed 's/ .*//')
+	# pages the destination asked for (postcopy faults)
+	postreq=$(vmm_field "$1" "postcopy request count")
 	if [ "$3" = live ]; then
 		inl2=0
 		if vmm_rip_in_l2 "$1"; then
@@ -280,12 +295,22 @@ vmm_restore()
 	vmm_finish "$1"
 }
 
+# vmm_dest NAME: a destination QEMU listening on 127.0.0.1:$PORT; sets why
+# if it does not.
+vmm_dest()
+{
+	if ! vmm_qemu "$1" -incoming "tcp:127.0.0.1:$PORT" ||
+		! vmm_listening "$PORT"; then
+		why="destination QEMU did not start or listen"
+		return 1
+	fi
+}
+
 attempt_precopy()
 {
 	PORT=$((PORT + 1))
 	vmm_source "$1-src" || return 0
-	vmm_qemu "$1-dst" -incoming "tcp:127.0.0.1:$PORT" ||
-		{ why="destination QEMU did not start"; return 0; }
+	vmm_dest "$1-dst" || return 0
 	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
 	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 300)" live
 	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
@@ -296,8 +321,7 @@ attempt_postcopy()
 {
 	PORT=$((PORT + 1))
 	vmm_source "$1-src" || return 0
-	vmm_qemu "$1-dst" -incoming "tcp:127.0.0.1:$PORT" ||
-		{ why="destination QEMU did not start"; return 0; }
+	vmm_dest "$1-dst" || return 0
 	vmm_mon "$1-dst" "migrate_set_capability postcopy-ram on"
 	vmm_mon "$1-src" "migrate_set_capability postcopy-ram on"
 	vmm_mon "$1-src" "migrate_set_parameter max-bandwidth 65536"
@@ -305,9 +329,6 @@ attempt_postcopy()
 	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
 	vmm_mon "$1-src" "migrate_start_postcopy"
 	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600)" live
-	# page requests the destination sent (faults served from the source)
-	vmm_mon "$1-dst" "info migrate"
-	postreq=$(vmm_field "$1-dst" "postcopy request count")
 	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
 	vmm_finish "$1-dst"
 	pages="$pages postcopy_requests:${postreq:--}"
@@ -371,6 +392,8 @@ vmm_mixed()
 vmm_main()
 {
 	mkdir -p "$VMMD"
+	# precopy and postcopy go over 127.0.0.1
+	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 	: "${VMM_SCENARIOS:=file precopy postcopy}"
 	echo "VMM-START qemu=\"$(qemu-system-x86_64 --version | head -n 1)\" scenarios=\"$VMM_SCENARIOS\" append=\"$VMM_APPEND\""
 	step "load stock"
