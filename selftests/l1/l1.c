@@ -12,8 +12,8 @@
  * spin=N (L2 loop count per iteration), every=N (progress line period).
  * nomsrpm=1 leaves the MSRPM empty: the payload must then fail with
  * check=rdmsr-without-exit (its own mutant).
- * A key on the i8042 (HMP "sendkey q") also stops it, after the check of
- * the current iteration.
+ * A key on the i8042 (HMP "sendkey q") also stops it; it is polled with
+ * each progress line.
  *
  * Serial (COM1) lines start with "L1PAYLOAD"; the verdict goes to
  * isa-debug-exit (port 0xf4): QEMU exits with status (v << 1) | 1, see
@@ -511,9 +511,16 @@ void l1_main(u32 mb_info)
 			fail(V_EXIT, "exit-code", c.iter + 1, vmcb.exit_code,
 			     vmcb.exit_info_1);
 		}
-		if (c.iter % every == 0)
-			report("progress", &c);
-		if ((iters && c.iter >= iters) || key_pressed())
+		if (iters && c.iter >= iters)
+			break;
+		/*
+		 * Port I/O exits to the VMM, where a stop lands in L1: only
+		 * every "every" iterations.
+		 */
+		if (c.iter % every)
+			continue;
+		report("progress", &c);
+		if (key_pressed())
 			break;
 	}
 	report("done", &c);
