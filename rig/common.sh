@@ -116,7 +116,7 @@ watch_pid()
 	wp_log=$2
 	: >"$wp_log.host"
 	tail -n +1 -F --pid="$wp_pid" "$wp_log" 2>/dev/null |
-		grep --line-buffered -a -o -E 'RIG-(MODULES .*status=[a-z]+|RESULT .*result=[A-Z]+|END)' >&2 &
+		grep --line-buffered -a -o -E 'RIG-(MODULES .*status=[a-z]+|RESULT .*result=[A-Z]+|END)|VMM-RESULT mode=[a-z]+ scenario=[a-z-]+ result=[A-Z]+' >&2 &
 	wp_t0=$(now)
 	wp_last=$wp_t0
 	wp_size=-1

@@ -19,6 +19,9 @@
 #   /etc/rig/tests          "name timeout retries" per line, in run order
 #   /lib/rig/<set>/modules  "file.ko params" per line in load order (set:
 #                           stock or ours); the .ko files beside it
+#   /lib/rig/vmm/           with VMM=1 in the conf: the real-VMM test
+#                           (rig/vmm-test.sh) and its L1 payload; QEMU in
+#                           /usr/bin, run instead of the tests
 #
 # Output on the console, one line each (rig/report.awk reads them):
 #   RIG-STEP <step>
@@ -270,10 +273,17 @@ main()
 	echo
 	echo "RIG-START kernel=$(uname -r) vendor=$VENDOR phases=\"$PHASES\" cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
 	kmsg_dump boot
-	for phase in $PHASES; do
-		run_phase "$phase"
-		kmsg_dump "phase $phase"
-	done
+	if [ "${VMM:-0}" = 1 ]; then
+		# shellcheck source=vmm-test.sh
+		. /lib/rig/vmm/vmm-test.sh
+		vmm_main
+		kmsg_dump vmm
+	else
+		for phase in $PHASES; do
+			run_phase "$phase"
+			kmsg_dump "phase $phase"
+		done
+	fi
 	echo "RIG-END"
 	sync
 	# The console is a UART: let its output queue drain (slow under Bochs).

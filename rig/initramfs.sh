@@ -11,6 +11,11 @@
 #   INDEX     the selftest index of rig/selftests.sh ("name path" lines)
 #   OURS_DIR  directory with our kvm.ko and kvm-<vendor>.ko (unused without
 #             the ours phase)
+# With RIG_VMM_PAYLOAD=<l1 payload> in the environment it also packs the
+# real-VMM test (rig/vmm-test.sh, docs/rig.md): the host's
+# qemu-system-x86_64 with its shared libraries and firmware, and the
+# payload; /init then runs that instead of the tests (RIG_VMM_SCENARIOS and
+# RIG_VMM_APPEND, if set, go to its conf).
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -140,6 +145,36 @@ fuzz_conf()
 	env | LC_ALL=C sort | grep -E '^FUZZ_[A-Z_]+=[0-9a-fA-Fx]+$' | sed 's/^/export /' || true
 }
 
+# The host's QEMU, the libraries ldd names, the firmware a multiboot boot
+# of the pc machine reads (found by strace: seabios, the multiboot option
+# ROM, kvmvapic) and the payload.
+vmm_files()
+{
+	vf_q=/usr/bin/qemu-system-x86_64
+	[ -x "$vf_q" ] || die "no $vf_q: run rig/deps.sh"
+	mkdir -p "$ROOT/usr/bin" "$ROOT/usr/share/qemu" "$ROOT/usr/share/seabios" \
+		"$ROOT/lib/rig/vmm" "$ROOT/usr/lib/x86_64-linux-gnu/qemu"
+	cp "$vf_q" "$ROOT/usr/bin/"
+	ldd "$vf_q" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+		while read -r vf_l; do
+			mkdir -p "$ROOT$(dirname "$vf_l")"
+			cp -L "$vf_l" "$ROOT$vf_l"
+		done
+	for vf_f in kvmvapic.bin multiboot_dma.bin linuxboot_dma.bin; do
+		cp -L "/usr/share/qemu/$vf_f" "$ROOT/usr/share/qemu/"
+	done
+	cp -L /usr/share/seabios/bios-256k.bin "$ROOT/usr/share/seabios/"
+	cp -L /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so \
+		"$ROOT/usr/lib/x86_64-linux-gnu/qemu/" 2>/dev/null || true
+	cp "$RIG_VMM_PAYLOAD" "$ROOT/lib/rig/vmm/l1-svm.elf"
+	cp "$RIG/vmm-test.sh" "$ROOT/lib/rig/vmm/vmm-test.sh"
+	{
+		echo "VMM=1"
+		[ -z "${RIG_VMM_SCENARIOS:-}" ] || echo "VMM_SCENARIOS=\"$RIG_VMM_SCENARIOS\""
+		[ -z "${RIG_VMM_APPEND:-}" ] || echo "VMM_APPEND=\"$RIG_VMM_APPEND\""
+	} >>"$ROOT/etc/rig/conf"
+}
+
 pack()
 {
 	(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
@@ -151,4 +186,5 @@ base
 case " $PHASES " in *" stock "*) stock_set ;; esac
 case " $PHASES " in *" ours "*) ours_set ;; esac
 tests
+[ -z "${RIG_VMM_PAYLOAD:-}" ] || vmm_files
 pack

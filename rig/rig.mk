@@ -9,6 +9,9 @@
 #   make rig-selfcheck KVER=...   the rig self-check (rig/mutants)
 #   make rig-deps                 apt-get install what the rig needs (root)
 #   make fuzz KVER=... [ITERS= SEED= RSM_ITERS= VMX=1]  nested state fuzzers
+#   make vmtest-vmm KVER=... [SCENARIOS="file precopy postcopy"]  QEMU/KVM
+#                                 inside the rig migrates an L1 payload
+#                                 (selftests/l1) while L2 runs (SVM)
 #
 # Variables: KVER (required), OURS=0 (skip our modules, and `module`),
 # TESTS="a b" (only these), RETRIES=n (reruns of a failure, default 1),
@@ -62,5 +65,10 @@ fuzz: $(rig_module)
 		$(if $(ITERS),--iters $(ITERS)) $(if $(SEED),--seed $(SEED)) \
 		$(if $(RSM_ITERS),--rsm-iters $(RSM_ITERS)) $(KVER)
 
-.PHONY: vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \
+# make vmtest-vmm KVER=... [SCENARIOS="file precopy postcopy"]: docs/rig.md
+vmtest-vmm: module
+	$(rig_need_kver)
+	$(RIG_SH)/vmm.sh $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(KVER)
+
+.PHONY: vmtest-vmm vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \
 	rig-selfcheck rig-selfcheck-vmx rig-deps fuzz

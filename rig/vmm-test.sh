@@ -1,0 +1,419 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The real-VMM test, guest side: sourced by /init (rig/init.sh) when
+# /etc/rig/conf says VMM=1, with init's functions (load_set, unload_kvm,
+# set_mode, kmsg_dump, step, kmark) at hand.  Runs the host's
+# qemu-system-x86_64 with -accel kvm on the modules under test, booting the
+# L1 payload (selftests/l1), and migrates it while L2 runs:
+#
+#   file      stop (steered into L2), migrate "exec:cat > f", quit, restore
+#             into a fresh QEMU with -incoming "exec:cat f"
+#   precopy   live migration over tcp:127.0.0.1
+#   postcopy  live migration switched to postcopy at once, with
+#             max-bandwidth and max-postcopy-bandwidth throttled
+#   mixed     the file saved under one module set restored under another:
+#             stock->eager, stock->legacy, eager->stock, legacy->stock
+#
+# The payload must then pass (exit status 33).  One line per cell:
+#   VMM-RESULT mode=<m> scenario=<s> result=PASS|FAIL inl2=<0|1> tries=<n>
+#              rc=<payload exit> downtime=<ms|-> iters=<saved>-><at end>
+#              pages="<debugfs nested_state_pages of the destination>"
+#              why="<first failure>"
+# mode is the destination's module set (stock, eager, legacy); for mixed
+# cells the scenario says where the state came from (mixed-from-stock...).
+# shellcheck shell=sh
+
+VMMD=/tmp/vmm
+PAYLOAD=/lib/rig/vmm/l1-svm.elf
+# Payload arguments: iters=0 runs until "sendkey"; spin keeps L2 busy
+# between exits so that stops land in L2.
+: "${VMM_APPEND:=iters=0 every=10 spin=2000000}"
+# A restored payload must show this many progress lines before it is
+# stopped.
+VMM_AFTER=2
+# Retries of a cell whose stop did not land in L2.
+VMM_L2_TRIES=3
+PORT=4440
+
+# vmm_qemu NAME EXTRA...: start an inner QEMU in $VMMD/NAME with its
+# monitor on a pipe pair (mon.in, mon.out -> mon.log) and COM1 in serial.log.
+vmm_qemu()
+{
+	vq_d=$VMMD/$1
+	shift
+	rm -rf "$vq_d"
+	mkdir -p "$vq_d"
+	mkfifo "$vq_d/mon.in" "$vq_d/mon.out"
+	cat "$vq_d/mon.out" >"$vq_d/mon.log" &
+	echo $! >"$vq_d/cat.pid"
+	qemu-system-x86_64 -accel kvm -cpu host -machine pc -smp 1 -m 64 \
+		-no-user-config -nodefaults -display none -no-reboot \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-kernel "$PAYLOAD" -append "$VMM_APPEND" \
+		-serial "file:$vq_d/serial.log" \
+		-chardev "pipe,id=mon,path=$vq_d/mon" \
+		-mon chardev=mon,mode=readline "$@" \
+		</dev/null >"$vq_d/qemu.log" 2>&1 &
+	echo $! >"$vq_d/pid"
+	vmm_wait_file "$vq_d/mon.log" '(qemu)' 60
+}
+
+# vmm_wait_file FILE STRING SECS: wait until FILE contains STRING.
+vmm_wait_file()
+{
+	vw_n=0
+	while ! grep -q -F "$2" "$1" 2>/dev/null; do
+		[ "$vw_n" -ge $(($3 * 5)) ] && return 1
+		sleep 0.2
+		vw_n=$((vw_n + 1))
+	done
+	return 0
+}
+
+# vmm_listening PORT: wait (30 s) for a TCP socket listening on PORT.
+vmm_listening()
+{
+	vl_p=$(printf ':%04X 00000000:0000 0A' "$1")
+	vl_n=0
+	while ! grep -q "$vl_p" /proc/net/tcp; do
+		[ "$vl_n" -ge 150 ] && return 1
+		sleep 0.2
+		vl_n=$((vl_n + 1))
+	done
+}
+
+# vmm_count FILE STRING: lines of FILE with STRING.
+vmm_count()
+{
+	grep -c -F "$2" "$1" 2>/dev/null || true
+}
+
+# vmm_mon NAME CMD: run a monitor command, its output in $VMMD/NAME/out.
+vmm_mon()
+{
+	vm_d=$VMMD/$1
+	: >"$vm_d/mon.log"
+	echo "$2" >"$vm_d/mon.in"
+	vmm_wait_file "$vm_d/mon.log" '(qemu)' 60 || true
+	tr -d '\r' <"$vm_d/mon.log" >"$vm_d/out"
+}
+
+# vmm_field NAME KEY: "KEY: value" of the last monitor output.
+vmm_field()
+{
+	sed -n "s/^$2: *//p" "$VMMD/$1/out" | head -n 1
+}
+
+# vmm_migrated NAME SECS: wait for the migration of NAME (either side) to
+# end; prints its status.
+vmm_migrated()
+{
+	vd_n=0
+	while :; do
+		vmm_mon "$1" "info migrate"
+		vd_s=$(vmm_field "$1" "Migration status")
+		case $vd_s in
+		completed | failed* | cancelled*) break ;;
+		"")
+			# the destination has nothing to say until it starts
+			vmm_mon "$1" "info status"
+			grep -q -E 'running|paused' "$VMMD/$1/out" &&
+				! grep -q inmigrate "$VMMD/$1/out" && vd_s=completed && break
+			;;
+		esac
+		[ "$vd_n" -ge "$2" ] && vd_s="timeout($vd_s)" && break
+		sleep 1
+		vd_n=$((vd_n + 1))
+	done
+	echo "$vd_s"
+}
+
+# vmm_rip_in_l2 NAME: 0 if the (stopped) vCPU's RIP is in L2's code, whose
+# range the payload printed.
+vmm_rip_in_l2()
+{
+	vmm_mon "$1" "info registers"
+	vr_rip=$(sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' "$VMMD/$1/out" | head -n 1)
+	vr_range=$(sed -n 's/.*l2_rip=\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\).*/\1 \2/p' \
+		"$VMMD/$1/serial.log" | head -n 1)
+	[ -n "$vr_rip" ] && [ -n "$vr_range" ] || return 1
+	# shellcheck disable=SC2086 # two numbers
+	set -- $vr_range
+	[ $((0x$vr_rip)) -ge $(($1)) ] && [ $((0x$vr_rip)) -lt $(($2)) ]
+}
+
+# vmm_stop_in_l2 NAME: stop the VM; until RIP is in L2 (10 tries), run it
+# a little longer.  Sets inl2.
+vmm_stop_in_l2()
+{
+	vs_n=0
+	inl2=0
+	while :; do
+		vmm_mon "$1" stop
+		vmm_rip_in_l2 "$1" && inl2=1 && return 0
+		[ "$vs_n" -ge 10 ] && return 0
+		vmm_mon "$1" cont
+		sleep 0.3
+		vs_n=$((vs_n + 1))
+	done
+}
+
+# vmm_running NAME: the payload has started L2 and reported progress.
+vmm_running()
+{
+	vmm_wait_file "$VMMD/$1/serial.log" 'L1PAYLOAD progress' 120
+}
+
+# vmm_iter NAME: the last iteration count the payload printed.
+vmm_iter()
+{
+	sed -n 's/^L1PAYLOAD [a-z]* iter=\([0-9]*\).*/\1/p' \
+		"$VMMD/$1/serial.log" | tail -n 1
+}
+
+# vmm_pages NAME: the destination VM's nested_state_pages counters (ours).
+vmm_pages()
+{
+	vp_pid=$(cat "$VMMD/$1/pid")
+	for vp_f in /sys/kernel/debug/kvm/"$vp_pid"-*/nested_state_pages; do
+		[ -r "$vp_f" ] || continue
+		tr '\n' ' ' <"$vp_f" | sed 's/: /:/g; s/ $//'
+		return 0
+	done
+	echo "-"
+}
+
+# vmm_quit NAME: quit QEMU (if still there) and its monitor reader.
+vmm_quit()
+{
+	vq_d=$VMMD/$1
+	vq_pid=$(cat "$vq_d/pid")
+	if kill -0 "$vq_pid" 2>/dev/null; then
+		echo quit >"$vq_d/mon.in" 2>/dev/null
+		sleep 1
+		kill -KILL "$vq_pid" 2>/dev/null
+	fi
+	wait "$vq_pid" 2>/dev/null
+	kill "$(cat "$vq_d/cat.pid")" 2>/dev/null
+	wait "$(cat "$vq_d/cat.pid")" 2>/dev/null
+}
+
+# vmm_finish NAME: let the restored payload run VMM_AFTER progress lines,
+# read the counters, stop it with a key and collect its verdict.  Sets rc,
+# pages, after, why.
+vmm_finish()
+{
+	vf_d=$VMMD/$1
+	rc=-
+	pages=-
+	after=0
+	vf_n=0
+	while [ "$(vmm_count "$vf_d/serial.log" 'L1PAYLOAD progress')" -lt "$VMM_AFTER" ]; do
+		kill -0 "$(cat "$vf_d/pid")" 2>/dev/null || break
+		grep -q 'RESULT=FAIL' "$vf_d/serial.log" && break
+		[ "$vf_n" -ge 600 ] && break
+		sleep 0.2
+		vf_n=$((vf_n + 1))
+	done
+	pages=$(vmm_pages "$1")
+	vmm_mon "$1" "sendkey q"
+	vf_pid=$(cat "$vf_d/pid")
+	vf_n=0
+	while kill -0 "$vf_pid" 2>/dev/null && [ "$vf_n" -lt 300 ]; do
+		sleep 0.2
+		vf_n=$((vf_n + 1))
+	done
+	kill -0 "$vf_pid" 2>/dev/null && why="${why:-payload did not stop}"
+	kill -KILL "$vf_pid" 2>/dev/null
+	wait "$vf_pid"
+	rc=$?
+	vmm_quit "$1"
+	after=$(vmm_iter "$1")
+	if ! grep -q 'RESULT=PASS' "$vf_d/serial.log" || [ "$rc" != 33 ]; then
+		why="${why:-$(grep -m1 -E 'RESULT=|exception' "$vf_d/serial.log" ||
+			echo "payload rc=$rc, no verdict")}"
+	fi
+}
+
+# vmm_result MODE SCENARIO: print the cell's line from inl2, tries, rc,
+# downtime, before, after, pages, why.
+vmm_result()
+{
+	vr_res=PASS
+	[ -n "$why" ] && vr_res=FAIL
+	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} pages=\"$pages\" why=\"$why\""
+	kmark "vmm end mode=$1 scenario=$2 result=$vr_res"
+	kmsg_dump "mode=$1 test=vmm-$2"
+}
+
+# vmm_source NAME: start the source payload and wait until L2 runs.
+vmm_source()
+{
+	vmm_qemu "$1" || { why="source QEMU did not start: $(head -c 300 "$VMMD/$1/qemu.log")"; return 1; }
+	vmm_running "$1" || { why="source payload did not run: $(tail -n 2 "$VMMD/$1/serial.log" "$VMMD/$1/qemu.log" | tr '\n' ' ')"; return 1; }
+}
+
+# vmm_src_done NAME STATUS stopped|live: after the migration; sets
+# downtime, postreq, before and (for a live migration) inl2 from the
+# paused source.
+vmm_src_done()
+{
+	[ "$2" = completed ] || why="${why:-migration $2}"
+	downtime=$(vmm_field "$1" "downtime" | sed 's/ .*//')
+	# pages the destination asked for (postcopy faults)
+	postreq=$(vmm_field "$1" "postcopy request count")
+	if [ "$3" = live ]; then
+		inl2=0
+		if vmm_rip_in_l2 "$1"; then
+			inl2=1
+		fi
+	fi
+	before=$(vmm_iter "$1")
+	vmm_quit "$1"
+}
+
+# One attempt of each scenario: ATTEMPT_<scenario> MODE; sets the result
+# variables.
+attempt_file()
+{
+	vmm_source "$1-src" || return 0
+	vmm_stop_in_l2 "$1-src"
+	vmm_mon "$1-src" "migrate \"exec:cat > $VMMD/$1.state\""
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 120)" stopped
+	[ -n "$why" ] && return 0
+	vmm_restore "$1-dst" "$VMMD/$1.state"
+}
+
+# vmm_restore NAME FILE: restore FILE into a fresh QEMU and finish it.
+vmm_restore()
+{
+	vmm_qemu "$1" -incoming "exec:cat $2" ||
+		{ why="destination QEMU did not start"; return 0; }
+	vr_s=$(vmm_migrated "$1" 120)
+	[ "$vr_s" = completed ] || { why="restore $vr_s"; vmm_quit "$1"; return 0; }
+	vmm_mon "$1" cont
+	vmm_finish "$1"
+}
+
+# vmm_dest NAME: a destination QEMU listening on 127.0.0.1:$PORT; sets why
+# if it does not.
+vmm_dest()
+{
+	if ! vmm_qemu "$1" -incoming "tcp:127.0.0.1:$PORT" ||
+		! vmm_listening "$PORT"; then
+		why="destination QEMU did not start or listen"
+		return 1
+	fi
+}
+
+attempt_precopy()
+{
+	PORT=$((PORT + 1))
+	vmm_source "$1-src" || return 0
+	vmm_dest "$1-dst" || return 0
+	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 300)" live
+	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
+	vmm_finish "$1-dst"
+}
+
+attempt_postcopy()
+{
+	PORT=$((PORT + 1))
+	vmm_source "$1-src" || return 0
+	vmm_dest "$1-dst" || return 0
+	vmm_mon "$1-dst" "migrate_set_capability postcopy-ram on"
+	vmm_mon "$1-src" "migrate_set_capability postcopy-ram on"
+	vmm_mon "$1-src" "migrate_set_parameter max-bandwidth 65536"
+	vmm_mon "$1-src" "migrate_set_parameter max-postcopy-bandwidth 262144"
+	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
+	vmm_mon "$1-src" "migrate_start_postcopy"
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600)" live
+	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
+	vmm_finish "$1-dst"
+	pages="$pages postcopy_requests:${postreq:--}"
+}
+
+# vmm_cell MODE SCENARIO [FILE]: run a cell, retrying when the stop did not
+# land in L2.
+vmm_cell()
+{
+	tries=0
+	while :; do
+		why=
+		inl2=0
+		rc=-
+		downtime=
+		before=
+		after=
+		pages=-
+		tries=$((tries + 1))
+		kmark "vmm begin mode=$1 scenario=$2 try=$tries"
+		case $2 in
+		mixed-from-*)
+			inl2=$(cat "$3.inl2" 2>/dev/null || echo 0)
+			before=$(cat "$3.iter" 2>/dev/null || echo 0)
+			vmm_restore "$1-$2" "$3"
+			;;
+		*) "attempt_$2" "$1" ;;
+		esac
+		if [ "$inl2" = 1 ] || [ -n "$why" ] || [ "$tries" -ge "$VMM_L2_TRIES" ]; then
+			break
+		fi
+		case $2 in mixed-*) break ;; esac
+	done
+	if [ "$2" = file ] && [ -z "$why" ]; then
+		# kept for the mixed cells
+		echo "$inl2" >"$VMMD/$1.state.inl2"
+		echo "$before" >"$VMMD/$1.state.iter"
+	fi
+	vmm_result "$1" "$2"
+}
+
+vmm_mode()
+{
+	step "vmm mode $1"
+	for vm_s in $VMM_SCENARIOS; do
+		vmm_cell "$1" "$vm_s"
+	done
+}
+
+vmm_mixed()
+{
+	[ -s "$VMMD/$2.state" ] || {
+		why="no state saved under $2"
+		tries=0 inl2=0 rc=- before='' after='' pages=- downtime=''
+		vmm_result "$1" "mixed-from-$2"
+		return 0
+	}
+	vmm_cell "$1" "mixed-from-$2" "$VMMD/$2.state"
+}
+
+vmm_main()
+{
+	mkdir -p "$VMMD"
+	# precopy and postcopy go over 127.0.0.1
+	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+	: "${VMM_SCENARIOS:=file precopy postcopy}"
+	echo "VMM-START qemu=\"$(qemu-system-x86_64 --version | head -n 1)\" scenarios=\"$VMM_SCENARIOS\" append=\"$VMM_APPEND\""
+	step "load stock"
+	load_set stock || return 1
+	kmsg_dump "load stock"
+	vmm_mode stock
+	step "load ours"
+	unload_kvm || return 1
+	load_set ours || return 1
+	kmsg_dump "load ours"
+	set_mode eager || return 1
+	vmm_mode eager
+	vmm_mixed eager stock
+	set_mode legacy || return 1
+	vmm_mode legacy
+	vmm_mixed legacy stock
+	step "reload stock"
+	unload_kvm || return 1
+	load_set stock || return 1
+	kmsg_dump "reload stock"
+	vmm_mixed stock eager
+	vmm_mixed stock legacy
+}

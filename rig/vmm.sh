@@ -1,0 +1,90 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# rig/vmm.sh [options] KVER: the real-VMM test (docs/rig.md).  Boots Debian
+# kernel KVER under QEMU TCG (SVM), with the host's qemu-system-x86_64 and
+# the L1 payload of selftests/l1 in the initramfs; in the guest, that QEMU
+# runs the payload with -accel kvm and migrates it while L2 runs (file,
+# precopy, postcopy), first on the stock modules, then on ours in eager and
+# legacy mode, then across module sets (stock <-> ours).  Prints a table
+# and "N passed, N failed".
+#
+#   --scenarios "A B"  of file precopy postcopy (default: all three)
+#   --append "ARGS"    payload command line (default in rig/vmm-test.sh)
+#   --ours-dir DIR     our modules (default build/kvm/KVER)
+# See docs/rig.md.
+set -eu
+
+: "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
+# shellcheck source=common.sh
+. "$TOP/rig/common.sh"
+
+SCENARIOS=
+APPEND=
+OURS_DIR=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--scenarios) SCENARIOS=$2 && shift ;;
+	--append) APPEND=$2 && shift ;;
+	--ours-dir) OURS_DIR=$2 && shift ;;
+	-*) rig_usage See ;;
+	*) break ;;
+	esac
+	shift
+done
+[ $# -eq 1 ] || rig_usage See
+KVER=$1
+series_of "$KVER" >/dev/null || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
+: "${OURS_DIR:=$BUILD/kvm/$KVER}"
+RUN=$RIGB/run/$KVER-vmm
+LOGDIR=$RIGB/logs
+
+check_tools()
+{
+	for ct_t in cpio gzip file modinfo xz ldd make gcc objcopy qemu-system-x86_64; do
+		command -v "$ct_t" >/dev/null ||
+			die "$ct_t not found: run rig/deps.sh (as root)"
+	done
+	for ct_s in $SCENARIOS; do
+		case $ct_s in
+		file | precopy | postcopy) ;;
+		*) die "unknown scenario $ct_s (file, precopy, postcopy)" ;;
+		esac
+	done
+}
+
+payload()
+{
+	make -s -C "$TOP/selftests/l1" OUT="$RIGB/l1" >&2
+	echo "$RIGB/l1/l1-svm.elf"
+}
+
+initramfs()
+{
+	mkdir -p "$RUN"
+	: >"$RUN/tests"
+	RIG_VMM_PAYLOAD=$(payload) RIG_VMM_SCENARIOS=$SCENARIOS \
+		RIG_VMM_APPEND=$APPEND \
+		"$RIG/initramfs.sh" "$KVER" amd "stock ours" "$RUN/tests" /dev/null \
+		"$OURS_DIR" "$RUN/initramfs.gz"
+}
+
+check_tools
+IMAGE=$(rig_image "$KVER")
+VMLINUZ=$IMAGE/boot/vmlinuz-$KVER
+[ -e "$VMLINUZ" ] || die "no $VMLINUZ"
+initramfs
+mkdir -p "$LOGDIR"
+LOG=$LOGDIR/$KVER-vmm-$(date +%Y%m%d-%H%M%S).log
+say "booting $KVER under QEMU TCG -cpu max with QEMU/KVM inside; serial log $LOG"
+t0=$(now)
+# Generous: about 13 cells of 20-60 s each; a hung guest goes quiet sooner.
+"$RIG/boot-qemu.sh" "$VMLINUZ" "$RUN/initramfs.gz" "$LOG" 3600 600
+t1=$(now)
+ln -sf "$(basename "$LOG")" "$LOGDIR/$KVER-vmm.log"
+rc=0
+awk -f "$RIG/vmm-report.awk" \
+	-v title="== $KVER real VMM (QEMU/KVM in QEMU TCG, SVM; $((t1 - t0))s; log $LOG)" \
+	-v hostnote="$(cat "$LOG.host" 2>/dev/null)" "$LOG" >"$LOG.report" || rc=$?
+cat "$LOG.report"
+exit "$rc"
