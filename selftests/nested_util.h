@@ -157,8 +157,45 @@ void svm_msr_l1_guest_code(struct svm_test_data *svm);
 /* The same L1 running another L2, that must follow the same stages. */
 void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code);
 void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access);
+/*
+ * vmx_msr_l1_guest_code() in two halves, for an L1 that changes vmcs12
+ * in between: set up vmcs12 for the standard L2 (stack at @l2_stack_top,
+ * in the caller's frame), then stage 1 and on.
+ */
+void vmx_msr_l1_prepare(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access,
+			unsigned long *l2_stack_top);
+void vmx_msr_l1_launch(void);
 /* Runs stages 3 to the end, asserting each exit. */
 void svm_msr_guest_finish(struct kvm_vcpu *vcpu);
 void vmx_msr_guest_finish(struct kvm_vcpu *vcpu);
+
+/*
+ * What KVM_GET_REGS, _SREGS, _VCPU_EVENTS, _NESTED_STATE and _MSRS (of
+ * the MSRs asked for) show of a vCPU: to check that a failed ioctl
+ * changed none of it.
+ */
+#define SNAPSHOT_MAX_MSRS	8
+
+struct vcpu_snapshot {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	int nmsrs;
+	uint32_t msr_index[SNAPSHOT_MAX_MSRS];
+	uint64_t msr_value[SNAPSHOT_MAX_MSRS];
+	union {
+		struct kvm_nested_state hdr;
+		char buf[16384];
+	} nested;
+};
+
+void vcpu_snapshot_take(struct kvm_vcpu *vcpu, struct vcpu_snapshot *s,
+			const uint32_t *msrs, int nmsrs);
+/*
+ * The number of differences between @a and @b (same MSR list); each is
+ * described in @buf ("<what> <a>-><b>;"), as far as @len allows.
+ */
+int vcpu_snapshot_diff(const struct vcpu_snapshot *a, const struct vcpu_snapshot *b,
+		       char *buf, size_t len);
 
 #endif /* SELFTEST_KVM_NESTED_UTIL_H */
