@@ -104,9 +104,10 @@ int main(int argc, char *argv[])
 			    "eager mode, MSRPM at unbacked GPA 0x%llx: expected KVM_SET_NESTED_STATE to fail with EINVAL, got rc %d errno %d",
 			    UNBACKED_GPA, r, r ? errno : 0);
 		vcpu_snapshot_take(vcpu, &after, checked_msrs, ARRAY_SIZE(checked_msrs));
-		TEST_ASSERT(!after.events.triple_fault.pending,
-			    "eager mode: expected no triple fault pending after the failed KVM_SET_NESTED_STATE, got one");
 		n = vcpu_snapshot_diff(&before, &after, diff, sizeof(diff));
+		TEST_ASSERT(!after.events.triple_fault.pending,
+			    "eager mode: expected no triple fault pending after the failed KVM_SET_NESTED_STATE, got one%s; all %d changes:%s",
+			    "", n, diff);
 		TEST_ASSERT(!n, "eager mode: expected the failed KVM_SET_NESTED_STATE to change nothing KVM_GET_* shows, got %d changes:%s",
 			    n, diff);
 		TEST_ASSERT(!in_guest_mode(vcpu),

@@ -123,9 +123,10 @@ int main(int argc, char *argv[])
 			    "eager mode, APIC-access page at unbacked GPA 0x%llx: expected KVM_SET_NESTED_STATE to fail with EINVAL, got rc %d errno %d",
 			    APIC_ACCESS_GPA, r, r ? errno : 0);
 		vcpu_snapshot_take(vcpu, &after, checked_msrs, ARRAY_SIZE(checked_msrs));
-		TEST_ASSERT(!after.events.triple_fault.pending,
-			    "eager mode: expected no triple fault pending after the failed KVM_SET_NESTED_STATE, got one (an emulated VM-exit aborted loading the VM-exit MSR-load list?)");
 		n = vcpu_snapshot_diff(&before, &after, diff, sizeof(diff));
+		TEST_ASSERT(!after.events.triple_fault.pending,
+			    "eager mode: expected no triple fault pending after the failed KVM_SET_NESTED_STATE, got one%s; all %d changes:%s",
+			    " (an emulated VM-exit aborted loading the VM-exit MSR-load list?)", n, diff);
 		TEST_ASSERT(!n, "eager mode: expected the failed KVM_SET_NESTED_STATE to change nothing KVM_GET_* shows, got %d changes:%s",
 			    n, diff);
 	} else {
