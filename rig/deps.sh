@@ -5,9 +5,10 @@
 #   rig/deps.sh vmx      adds the Bochs VMX rig
 set -eu
 
-# QEMU + initramfs + static selftest build.
+# QEMU + initramfs + static selftest build (6.12's make headers_install
+# runs rsync).
 PKGS_SVM="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc
-libc6-dev binutils file"
+libc6-dev binutils file rsync"
 # Bochs (VMX with EPT) booting an isolinux ISO.
 PKGS_VMX="bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
 
