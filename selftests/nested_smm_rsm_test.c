@@ -108,8 +108,6 @@ static bool kernel_is_6_1(void)
 static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 {
 	const char *name = variant_name[v];
-	struct userspace_mem_region *ram;
-	struct kvm_userspace_memory_region alias;
 	struct kvm_vcpu_events events;
 	struct svm_test_data *svm;
 	struct kvm_regs regs;
@@ -131,25 +129,7 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 	svm = vcpu_alloc_svm(vm, &svm_gva);
 	vcpu_args_set(vcpu, 1, svm_gva);
 
-	/* RAM (slot 0) as seen from SMM, like a real SMM address space. */
-	ram = memslot2region(vm, 0);
-	TEST_ASSERT(ram->region.guest_phys_addr + ram->region.memory_size <= SMRAM_GPA,
-		    "slot 0 (0x%llx+0x%llx) overlaps SMRAM at 0x%llx",
-		    (unsigned long long)ram->region.guest_phys_addr,
-		    (unsigned long long)ram->region.memory_size, SMRAM_GPA);
-	TEST_ASSERT(svm->vmcb_gpa < ram->region.guest_phys_addr + ram->region.memory_size &&
-		    svm->vmcb_gpa + 4096 <= 0x100000000ull,
-		    "vmcb12 at 0x%lx: expected it in slot 0, below 4 GiB",
-		    (unsigned long)svm->vmcb_gpa);
-	alias = (struct kvm_userspace_memory_region) {
-		.slot = SMM_RAM_ALIAS,
-		.guest_phys_addr = ram->region.guest_phys_addr,
-		.memory_size = ram->region.memory_size,
-		.userspace_addr = ram->region.userspace_addr,
-	};
-	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
-		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: expected success, got errno %d",
-		    errno);
+	smm_ram_alias(vm, svm->vmcb_gpa, "vmcb12");
 
 	run_to_stage_of(vcpu, name, 1);
 	run_to_stage_of(vcpu, name, 2);

@@ -51,6 +51,29 @@ uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu)
 	return smram;
 }
 
+void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what)
+{
+	struct userspace_mem_region *ram = memslot2region(vm, 0);
+	struct kvm_userspace_memory_region alias;
+	uint64_t end = ram->region.guest_phys_addr + ram->region.memory_size;
+
+	TEST_ASSERT(end <= SMRAM_GPA, "slot 0 (0x%llx+0x%llx) overlaps SMRAM at 0x%llx",
+		    (unsigned long long)ram->region.guest_phys_addr,
+		    (unsigned long long)ram->region.memory_size, SMRAM_GPA);
+	TEST_ASSERT(gpa >= ram->region.guest_phys_addr && gpa + 4096 <= end &&
+		    gpa + 4096 <= 0x100000000ull,
+		    "%s at 0x%lx: expected it in slot 0, below 4 GiB", what, (unsigned long)gpa);
+	alias = (struct kvm_userspace_memory_region) {
+		.slot = SMM_RAM_ALIAS,
+		.guest_phys_addr = ram->region.guest_phys_addr,
+		.memory_size = ram->region.memory_size,
+		.userspace_addr = ram->region.userspace_addr,
+	};
+	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
+		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: expected success, got errno %d",
+		    errno);
+}
+
 enum mode read_mode(void)
 {
 	char buf[4] = {};

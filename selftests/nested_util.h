@@ -40,6 +40,12 @@
 
 /* Add and zero SMRAM, point the vCPU's SMBASE at it; returns its HVA. */
 uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu);
+/*
+ * Alias RAM (slot 0) into the SMM address space, as a real SMM address
+ * space has it; asserts that @gpa (the page @what, which the SMI handler
+ * will touch through a 4 GiB real-mode segment) is in it, below 4 GiB.
+ */
+void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what);
 
 /* What the loaded kvm.ko does: stock has no parameter and behaves as legacy. */
 enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
