@@ -42,36 +42,7 @@
 #include "svm_util.h"
 #include "nested_util.h"
 
-#define SMI_STAGE	0xfe
-#define SYNC_PORT	0xe
-/* KVM's 64-bit SMRAM state-save area: CS at SMBASE + 0xfe10 (selector, attributes). */
-#define SMRAM_CS_SEL	0xfe10
-#define SMRAM_CS_ATTR	0xfe12	/* attributes >> 8; bit 7 of this byte is P */
-
-/*
- * The SMI handler, 16-bit code (DS base 0, limit 4 GiB in SMM):
- *   66 b8 <addr32>   mov $cs_attr, %eax
- *   67 80 20 7f      andb $0x7f, (%eax)    clear CS.P in the state-save area
- *   66 b8 <addr32>   mov $msrpm_byte, %eax
- *   67 80 08 <bit>   orb $bit, (%eax)      intercept RDMSR(FS_BASE)
- *   b0 fe            mov $SMI_STAGE, %al
- *   e4 0e            in $SYNC_PORT, %al
- *   0f aa            rsm
- */
-static uint8_t smi_handler[] = {
-	0x66, 0xb8, 0, 0, 0, 0,
-	0x67, 0x80, 0x20, 0x7f,
-	0x66, 0xb8, 0, 0, 0, 0,
-	0x67, 0x80, 0x08, 0,
-	0xb0, SMI_STAGE,
-	0xe4, SYNC_PORT,
-	0x0f, 0xaa,
-};
-#define HANDLER_CS_ADDR_OFF	2
-#define HANDLER_MSRPM_ADDR_OFF	12
-#define HANDLER_MSRPM_BIT_OFF	19
-
-static uint64_t l2_resume_stack[512] __attribute__((aligned(16)));
+static uint64_t l2_resume_stack[512] __aligned(16);
 
 static void l2_guest_code(void)
 {
@@ -95,15 +66,12 @@ static void l1_guest_code(struct svm_test_data *svm)
 
 int main(int argc, char *argv[])
 {
-	struct kvm_vcpu_events events;
 	struct svm_test_data *svm;
 	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 	struct kvm_vcpu *vcpu;
 	struct np_counts c;
 	struct kvm_run *run;
 	struct kvm_vm *vm;
-	uint32_t addr;
 	struct ucall uc;
 	vm_vaddr_t svm_gva;
 	uint8_t *smram, *msrpm;
@@ -124,6 +92,7 @@ int main(int argc, char *argv[])
 	vcpu_args_set(vcpu, 1, svm_gva);
 	smm_ram_alias(vm, svm->msr_gpa, "L1's MSRPM");
 	msrpm = svm->msr_hva;
+	smi_handler_bad_cs(smram, svm->msr_gpa + SVM_FS_BASE_BYTE, SVM_FS_BASE_RDBIT);
 
 	run_to_stage(vcpu, 1);
 	/* L1 set the RDMSR(FS_BASE) bit; take it out before its VMRUN. */
@@ -135,23 +104,7 @@ int main(int argc, char *argv[])
 	vcpu_sregs_get(vcpu, &sregs);
 	l2_cs = sregs.cs.selector;
 
-	addr = SMRAM_GPA + SMRAM_CS_ATTR;
-	memcpy(&smi_handler[HANDLER_CS_ADDR_OFF], &addr, 4);
-	addr = svm->msr_gpa + SVM_FS_BASE_BYTE;
-	memcpy(&smi_handler[HANDLER_MSRPM_ADDR_OFF], &addr, 4);
-	smi_handler[HANDLER_MSRPM_BIT_OFF] = SVM_FS_BASE_RDBIT;
-	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
-
-	vcpu_ioctl(vcpu, KVM_SMI, NULL);
-	vcpu_run(vcpu);
-	vcpu_regs_get(vcpu, &regs);
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SYNC_PORT &&
-		    (regs.rax & 0xff) == SMI_STAGE,
-		    "after KVM_SMI in L2: expected the SMI handler's IN from port 0x%x with al 0x%x, got exit reason %u (%s) port 0x%x al 0x%llx",
-		    SYNC_PORT, SMI_STAGE, run->exit_reason, exit_reason_str(run->exit_reason),
-		    run->io.port, regs.rax & 0xff);
-	vcpu_events_get(vcpu, &events);
-	TEST_ASSERT(events.smi.smm, "expected the vCPU in SMM in the SMI handler");
+	run_to_smi_handler(vcpu, "SMI in L2");
 	TEST_ASSERT(*(uint16_t *)(smram + SMRAM_CS_SEL) == l2_cs && !(smram[SMRAM_CS_ATTR] & 0x80),
 		    "SMRAM state-save area: expected L2's CS selector 0x%x with P cleared by the handler, got selector 0x%x attributes 0x%x",
 		    l2_cs, *(uint16_t *)(smram + SMRAM_CS_SEL), smram[SMRAM_CS_ATTR]);
@@ -160,33 +113,12 @@ int main(int argc, char *argv[])
 
 	/* RSM: SMRAM loaded, then the mode recalculation fails on CS. */
 	vcpu_run(vcpu);
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
-		    run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION,
-		    "RSM with an unusable CS: expected KVM_EXIT_INTERNAL_ERROR/EMULATION (KVM_CAP_EXIT_ON_EMULATION_FAILURE), got exit reason %u (%s) suberror %u",
-		    run->exit_reason, exit_reason_str(run->exit_reason),
-		    run->exit_reason == KVM_EXIT_INTERNAL_ERROR ? run->internal.suberror : 0);
-	vcpu_events_get(vcpu, &events);
-	TEST_ASSERT(!events.smi.smm && in_guest_mode(vcpu),
-		    "after the failed RSM: expected the vCPU out of SMM (smm %u) and back in L2",
-		    events.smi.smm);
 	/* Counts right after the RSM; checked once the guest has shown more. */
 	if (mode == MODE_EAGER)
 		TEST_ASSERT(read_np_counts(vm, &c),
 			    "expected the VM's debugfs file nested_state_pages (kvm-nested is loaded)");
-
-	/* Repair what the failed emulation left, and send L2 on. */
-	vcpu_sregs_get(vcpu, &sregs);
-	TEST_ASSERT(!sregs.cs.present && sregs.cs.selector == l2_cs,
-		    "after the failed RSM: expected L2's CS (0x%x) loaded from SMRAM, not present, got selector 0x%x present %u",
-		    l2_cs, sregs.cs.selector, sregs.cs.present);
-	sregs.cs.present = 1;
-	sregs.cs.unusable = 0;
-	vcpu_sregs_set(vcpu, &sregs);
-	vcpu_regs_get(vcpu, &regs);
-	regs.rip = (uint64_t)l2_resume;
-	regs.rsp = (uint64_t)&l2_resume_stack[ARRAY_SIZE(l2_resume_stack) - 1];
-	regs.rflags = X86_EFLAGS_FIXED;
-	vcpu_regs_set(vcpu, &regs);
+	rsm_bad_cs_repair(vcpu, l2_cs, (uint64_t)l2_resume,
+			  (uint64_t)&l2_resume_stack[ARRAY_SIZE(l2_resume_stack) - 1]);
 
 	vcpu_run(vcpu);
 	TEST_ASSERT(!(run->exit_reason == KVM_EXIT_IO && get_ucall(vcpu, &uc) == UCALL_SYNC &&

@@ -74,6 +74,82 @@ void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what)
 		    errno);
 }
 
+void run_to_smi_handler(struct kvm_vcpu *vcpu, const char *what)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_vcpu_events events;
+	struct kvm_regs regs;
+
+	vcpu_ioctl(vcpu, KVM_SMI, NULL);
+	vcpu_run(vcpu);
+	vcpu_regs_get(vcpu, &regs);
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SMI_SYNC_PORT &&
+		    (regs.rax & 0xff) == SMI_SYNC_AL,
+		    "%s: after KVM_SMI: expected the SMI handler's IN from port 0x%x with al 0x%x, got exit reason %u (%s) port 0x%x al 0x%llx",
+		    what, SMI_SYNC_PORT, SMI_SYNC_AL, run->exit_reason,
+		    exit_reason_str(run->exit_reason), run->io.port, regs.rax & 0xff);
+	vcpu_events_get(vcpu, &events);
+	TEST_ASSERT(events.smi.smm, "%s: expected the vCPU in SMM in the SMI handler", what);
+}
+
+/*
+ * 16-bit code (DS base 0, limit 4 GiB in SMM):
+ *   66 b8 <addr32>   mov $(SMBASE + SMRAM_CS_ATTR), %eax
+ *   67 80 20 7f      andb $0x7f, (%eax)
+ *   66 b8 <addr32>   mov $gpa, %eax
+ *   67 80 08 <bit>   orb $bit, (%eax)
+ *   b0 fe            mov $SMI_SYNC_AL, %al
+ *   e4 0e            in $SMI_SYNC_PORT, %al
+ *   0f aa            rsm
+ */
+void smi_handler_bad_cs(uint8_t *smram, uint32_t gpa, uint8_t bit)
+{
+	uint8_t code[] = {
+		0x66, 0xb8, 0, 0, 0, 0,
+		0x67, 0x80, 0x20, 0x7f,
+		0x66, 0xb8, 0, 0, 0, 0,
+		0x67, 0x80, 0x08, bit,
+		0xb0, SMI_SYNC_AL,
+		0xe4, SMI_SYNC_PORT,
+		0x0f, 0xaa,
+	};
+	uint32_t cs_attr = SMRAM_GPA + SMRAM_CS_ATTR;
+
+	memcpy(&code[2], &cs_attr, 4);
+	memcpy(&code[12], &gpa, 4);
+	memcpy(smram + 0x8000, code, sizeof(code));
+}
+
+void rsm_bad_cs_repair(struct kvm_vcpu *vcpu, uint16_t l2_cs, uint64_t rip, uint64_t rsp)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_vcpu_events events;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
+		    run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION,
+		    "RSM with an unusable CS: expected KVM_EXIT_INTERNAL_ERROR/EMULATION (KVM_CAP_EXIT_ON_EMULATION_FAILURE), got exit reason %u (%s) suberror %u",
+		    run->exit_reason, exit_reason_str(run->exit_reason),
+		    run->exit_reason == KVM_EXIT_INTERNAL_ERROR ? run->internal.suberror : 0);
+	vcpu_events_get(vcpu, &events);
+	TEST_ASSERT(!events.smi.smm && in_guest_mode(vcpu),
+		    "after the failed RSM: expected the vCPU out of SMM (smm %u) and back in L2",
+		    events.smi.smm);
+	vcpu_sregs_get(vcpu, &sregs);
+	TEST_ASSERT(!sregs.cs.present && sregs.cs.selector == l2_cs,
+		    "after the failed RSM: expected L2's CS (0x%x) loaded from SMRAM, not present, got selector 0x%x present %u",
+		    l2_cs, sregs.cs.selector, sregs.cs.present);
+	sregs.cs.present = 1;
+	sregs.cs.unusable = 0;
+	vcpu_sregs_set(vcpu, &sregs);
+	vcpu_regs_get(vcpu, &regs);
+	regs.rip = rip;
+	regs.rsp = rsp;
+	regs.rflags = X86_EFLAGS_FIXED;
+	vcpu_regs_set(vcpu, &regs);
+}
+
 enum mode read_mode(void)
 {
 	char buf[4] = {};
@@ -524,8 +600,8 @@ void vcpu_snapshot_take(struct kvm_vcpu *vcpu, struct vcpu_snapshot *s,
 {
 	int i;
 
-	TEST_ASSERT(nmsrs <= SNAPSHOT_MAX_MSRS, "vcpu_snapshot_take: at most %d MSRs, asked for %d",
-		    SNAPSHOT_MAX_MSRS, nmsrs);
+	TEST_ASSERT(nmsrs <= SNAPSHOT_MAX_MSRS, "%s: at most %d MSRs, asked for %d",
+		    __func__, SNAPSHOT_MAX_MSRS, nmsrs);
 	memset(s, 0, sizeof(*s));
 	vcpu_regs_get(vcpu, &s->regs);
 	vcpu_sregs_get(vcpu, &s->sregs);
@@ -574,8 +650,10 @@ int vcpu_snapshot_diff(const struct vcpu_snapshot *a, const struct vcpu_snapshot
 		DIFF(" gdt/idt 0x%llx+0x%x/0x%llx+0x%x->0x%llx+0x%x/0x%llx+0x%x;",
 		     a->sregs.gdt.base, a->sregs.gdt.limit, a->sregs.idt.base, a->sregs.idt.limit,
 		     b->sregs.gdt.base, b->sregs.gdt.limit, b->sregs.idt.base, b->sregs.idt.limit);
-#define CR(f) if (a->sregs.f != b->sregs.f)				\
-		DIFF(" " #f " 0x%llx->0x%llx;", a->sregs.f, b->sregs.f)
+#define CR(f) do {							\
+		if (a->sregs.f != b->sregs.f)					\
+			DIFF(" " #f " 0x%llx->0x%llx;", a->sregs.f, b->sregs.f);	\
+	} while (0)
 	CR(cr0); CR(cr2); CR(cr3); CR(cr4); CR(cr8); CR(efer); CR(apic_base);
 #undef CR
 	if (memcmp(a->sregs.interrupt_bitmap, b->sregs.interrupt_bitmap,

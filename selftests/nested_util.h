@@ -47,6 +47,34 @@ uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu);
  */
 void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what);
 
+/* The SMI handlers report to the host with an IN from this port, AL = this. */
+#define SMI_SYNC_PORT	0xe
+#define SMI_SYNC_AL	0xfe
+
+/*
+ * KVM_SMI, KVM_RUN: asserts that the vCPU stopped in SMM at the handler's
+ * report (@what prefixes errors).
+ */
+void run_to_smi_handler(struct kvm_vcpu *vcpu, const char *what);
+
+/*
+ * RSM into L2 with an unusable CS (nested_rsm_bad_cs_test and its VMX twin).
+ * smi_handler_bad_cs() writes the SMI handler to SMBASE + 0x8000: clear
+ * CS.P in the state-save area (KVM's 64-bit layout: CS selector at
+ * SMBASE + 0xfe10, attributes >> 8 at 0xfe12, P in bit 7), OR @bit into
+ * the byte at @gpa (an MSR intercept bit of L1's; SMM sees RAM through
+ * smm_ram_alias()), report, RSM.
+ */
+#define SMRAM_CS_SEL	0xfe10
+#define SMRAM_CS_ATTR	0xfe12
+void smi_handler_bad_cs(uint8_t *smram, uint32_t gpa, uint8_t bit);
+/*
+ * After that RSM (KVM_CAP_EXIT_ON_EMULATION_FAILURE): asserts the
+ * emulation-failure exit, out of SMM, in guest mode with @l2_cs loaded not
+ * present, then repairs CS and sends L2 to @rip with its stack at @rsp.
+ */
+void rsm_bad_cs_repair(struct kvm_vcpu *vcpu, uint16_t l2_cs, uint64_t rip, uint64_t rsp);
+
 /* What the loaded kvm.ko does: stock has no parameter and behaves as legacy. */
 enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
 extern const char * const mode_name[];
