@@ -5,10 +5,9 @@
 #   rig/deps.sh vmx      adds the Bochs VMX rig
 set -eu
 
-# QEMU + initramfs + static selftest build (6.12's make headers_install
-# runs rsync).
+# QEMU + initramfs + static selftest build.
 PKGS_SVM="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc
-libc6-dev binutils file rsync"
+libc6-dev binutils file"
 # Bochs (VMX with EPT) booting an isolinux ISO.
 PKGS_VMX="bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
 
