@@ -7,7 +7,7 @@
  * intercept RDMSR(FS_BASE).  When L2 reports in, the host raises an SMI
  * (KVM_SMI).  KVM exits L2 to enter SMM; the SMM handler at SMBASE + 0x8000
  * (real mode, 4 GiB segment limits) stores one dword, reports to the host
- * through an IN from port SYNC_PORT and executes RSM, which re-enters L2 from
+ * through an IN from port SMI_SYNC_PORT and executes RSM, which re-enters L2 from
  * the vmcb12 in guest memory.  Guest RAM is aliased into the SMM address
  * space so that the handler can reach vmcb12.  Variants:
  *
@@ -52,8 +52,6 @@
 #include "nested_util.h"
 
 #define SMRAM_SCRATCH	0x4000			/* offset of the plain variant's store */
-#define SMI_STAGE	0xfe
-#define SYNC_PORT	0xe
 
 #define MARKER		0x5a5aa5a5u
 
@@ -69,16 +67,16 @@ static const char * const variant_name[NR_VARIANTS] = {
  *   66 b8 <addr32>   mov $addr, %eax
  *   66 bb <val32>    mov $val, %ebx
  *   67 66 89 18      mov %ebx, (%eax)     (DS base 0, limit 4 GiB in SMM)
- *   b0 fe            mov $SMI_STAGE, %al
- *   e4 0e            in $SYNC_PORT, %al
+ *   b0 fe            mov $SMI_SYNC_AL, %al
+ *   e4 0e            in $SMI_SYNC_PORT, %al
  *   0f aa            rsm
  */
 static uint8_t smi_handler[] = {
 	0x66, 0xb8, 0, 0, 0, 0,
 	0x66, 0xbb, 0, 0, 0, 0,
 	0x67, 0x66, 0x89, 0x18,
-	0xb0, SMI_STAGE,
-	0xe4, SYNC_PORT,
+	0xb0, SMI_SYNC_AL,
+	0xe4, SMI_SYNC_PORT,
 	0x0f, 0xaa,
 };
 #define HANDLER_ADDR_OFF	2
@@ -108,11 +106,7 @@ static bool kernel_is_6_1(void)
 static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 {
 	const char *name = variant_name[v];
-	struct userspace_mem_region *ram;
-	struct kvm_userspace_memory_region alias;
-	struct kvm_vcpu_events events;
 	struct svm_test_data *svm;
-	struct kvm_regs regs;
 	struct kvm_vcpu *vcpu;
 	struct kvm_run *run;
 	struct kvm_vm *vm;
@@ -131,25 +125,7 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 	svm = vcpu_alloc_svm(vm, &svm_gva);
 	vcpu_args_set(vcpu, 1, svm_gva);
 
-	/* RAM (slot 0) as seen from SMM, like a real SMM address space. */
-	ram = memslot2region(vm, 0);
-	TEST_ASSERT(ram->region.guest_phys_addr + ram->region.memory_size <= SMRAM_GPA,
-		    "slot 0 (0x%llx+0x%llx) overlaps SMRAM at 0x%llx",
-		    (unsigned long long)ram->region.guest_phys_addr,
-		    (unsigned long long)ram->region.memory_size, SMRAM_GPA);
-	TEST_ASSERT(svm->vmcb_gpa < ram->region.guest_phys_addr + ram->region.memory_size &&
-		    svm->vmcb_gpa + 4096 <= 0x100000000ull,
-		    "vmcb12 at 0x%lx: expected it in slot 0, below 4 GiB",
-		    (unsigned long)svm->vmcb_gpa);
-	alias = (struct kvm_userspace_memory_region) {
-		.slot = SMM_RAM_ALIAS,
-		.guest_phys_addr = ram->region.guest_phys_addr,
-		.memory_size = ram->region.memory_size,
-		.userspace_addr = ram->region.userspace_addr,
-	};
-	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
-		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: expected success, got errno %d",
-		    errno);
+	smm_ram_alias(vm, svm->vmcb_gpa, "vmcb12");
 
 	run_to_stage_of(vcpu, name, 1);
 	run_to_stage_of(vcpu, name, 2);
@@ -189,16 +165,7 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 	memcpy(&smi_handler[HANDLER_VAL_OFF], &val, 4);
 	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
 
-	vcpu_ioctl(vcpu, KVM_SMI, NULL);
-	vcpu_run(vcpu);
-	vcpu_regs_get(vcpu, &regs);
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SYNC_PORT &&
-		    (regs.rax & 0xff) == SMI_STAGE,
-		    "%s: after KVM_SMI in L2: expected the SMI handler's IN from port 0x%x with al 0x%x, got exit reason %u (%s) port 0x%x al 0x%llx",
-		    name, SYNC_PORT, SMI_STAGE, run->exit_reason,
-		    exit_reason_str(run->exit_reason), run->io.port, regs.rax & 0xff);
-	vcpu_events_get(vcpu, &events);
-	TEST_ASSERT(events.smi.smm, "%s: expected the vCPU in SMM in the SMI handler", name);
+	run_to_smi_handler(vcpu, name);
 
 	/* RSM. */
 	vcpu_run(vcpu);

@@ -51,6 +51,105 @@ uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu)
 	return smram;
 }
 
+void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what)
+{
+	struct userspace_mem_region *ram = memslot2region(vm, 0);
+	struct kvm_userspace_memory_region alias;
+	uint64_t end = ram->region.guest_phys_addr + ram->region.memory_size;
+
+	TEST_ASSERT(end <= SMRAM_GPA, "slot 0 (0x%llx+0x%llx) overlaps SMRAM at 0x%llx",
+		    (unsigned long long)ram->region.guest_phys_addr,
+		    (unsigned long long)ram->region.memory_size, SMRAM_GPA);
+	TEST_ASSERT(gpa >= ram->region.guest_phys_addr && gpa + 4096 <= end &&
+		    gpa + 4096 <= 0x100000000ull,
+		    "%s at 0x%lx: expected it in slot 0, below 4 GiB", what, (unsigned long)gpa);
+	alias = (struct kvm_userspace_memory_region) {
+		.slot = SMM_RAM_ALIAS,
+		.guest_phys_addr = ram->region.guest_phys_addr,
+		.memory_size = ram->region.memory_size,
+		.userspace_addr = ram->region.userspace_addr,
+	};
+	TEST_ASSERT(!ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &alias),
+		    "KVM_SET_USER_MEMORY_REGION of RAM into the SMM address space: expected success, got errno %d",
+		    errno);
+}
+
+void run_to_smi_handler(struct kvm_vcpu *vcpu, const char *what)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_vcpu_events events;
+	struct kvm_regs regs;
+
+	vcpu_ioctl(vcpu, KVM_SMI, NULL);
+	vcpu_run(vcpu);
+	vcpu_regs_get(vcpu, &regs);
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SMI_SYNC_PORT &&
+		    (regs.rax & 0xff) == SMI_SYNC_AL,
+		    "%s: after KVM_SMI: expected the SMI handler's IN from port 0x%x with al 0x%x, got exit reason %u (%s) port 0x%x al 0x%llx",
+		    what, SMI_SYNC_PORT, SMI_SYNC_AL, run->exit_reason,
+		    exit_reason_str(run->exit_reason), run->io.port, regs.rax & 0xff);
+	vcpu_events_get(vcpu, &events);
+	TEST_ASSERT(events.smi.smm, "%s: expected the vCPU in SMM in the SMI handler", what);
+}
+
+/*
+ * 16-bit code (DS base 0, limit 4 GiB in SMM):
+ *   66 b8 <addr32>   mov $(SMBASE + SMRAM_CS_ATTR), %eax
+ *   67 80 20 7f      andb $0x7f, (%eax)
+ *   66 b8 <addr32>   mov $gpa, %eax
+ *   67 80 08 <bit>   orb $bit, (%eax)
+ *   b0 fe            mov $SMI_SYNC_AL, %al
+ *   e4 0e            in $SMI_SYNC_PORT, %al
+ *   0f aa            rsm
+ */
+void smi_handler_bad_cs(uint8_t *smram, uint32_t gpa, uint8_t bit)
+{
+	uint8_t code[] = {
+		0x66, 0xb8, 0, 0, 0, 0,
+		0x67, 0x80, 0x20, 0x7f,
+		0x66, 0xb8, 0, 0, 0, 0,
+		0x67, 0x80, 0x08, bit,
+		0xb0, SMI_SYNC_AL,
+		0xe4, SMI_SYNC_PORT,
+		0x0f, 0xaa,
+	};
+	uint32_t cs_attr = SMRAM_GPA + SMRAM_CS_ATTR;
+
+	memcpy(&code[2], &cs_attr, 4);
+	memcpy(&code[12], &gpa, 4);
+	memcpy(smram + 0x8000, code, sizeof(code));
+}
+
+void rsm_bad_cs_repair(struct kvm_vcpu *vcpu, uint16_t l2_cs, uint64_t rip, uint64_t rsp)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_vcpu_events events;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
+		    run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION,
+		    "RSM with an unusable CS: expected KVM_EXIT_INTERNAL_ERROR/EMULATION (KVM_CAP_EXIT_ON_EMULATION_FAILURE), got exit reason %u (%s) suberror %u",
+		    run->exit_reason, exit_reason_str(run->exit_reason),
+		    run->exit_reason == KVM_EXIT_INTERNAL_ERROR ? run->internal.suberror : 0);
+	vcpu_events_get(vcpu, &events);
+	TEST_ASSERT(!events.smi.smm && in_guest_mode(vcpu),
+		    "after the failed RSM: expected the vCPU out of SMM (smm %u) and back in L2",
+		    events.smi.smm);
+	vcpu_sregs_get(vcpu, &sregs);
+	TEST_ASSERT(!sregs.cs.present && sregs.cs.selector == l2_cs,
+		    "after the failed RSM: expected L2's CS (0x%x) loaded from SMRAM, not present, got selector 0x%x present %u",
+		    l2_cs, sregs.cs.selector, sregs.cs.present);
+	sregs.cs.present = 1;
+	sregs.cs.unusable = 0;
+	vcpu_sregs_set(vcpu, &sregs);
+	vcpu_regs_get(vcpu, &regs);
+	regs.rip = rip;
+	regs.rsp = rsp;
+	regs.rflags = X86_EFLAGS_FIXED;
+	vcpu_regs_set(vcpu, &regs);
+}
+
 enum mode read_mode(void)
 {
 	char buf[4] = {};
@@ -436,15 +535,15 @@ static void vmx_l2_guest_code(void)
 	vmcall();
 }
 
-void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access)
+void vmx_msr_l1_prepare(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access,
+			unsigned long *l2_stack_top)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
 	uint8_t *msr_bitmap = pages ? (uint8_t *)pages : vmx->msr;
 	uint32_t ctls = CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS;
 
 	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
 	GUEST_ASSERT(load_vmcs(vmx));
-	prepare_vmcs(vmx, vmx_l2_guest_code, &l2_stack[L2_STACK_SIZE]);
+	prepare_vmcs(vmx, vmx_l2_guest_code, l2_stack_top);
 
 	msr_bitmap[VMX_FS_BASE_BYTE] |= VMX_FS_BASE_BIT;
 	if (pages) {
@@ -457,6 +556,10 @@ void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_
 	vmwrite(CPU_BASED_VM_EXEC_CONTROL, vmreadz(CPU_BASED_VM_EXEC_CONTROL) | ctls);
 	vmwrite(SECONDARY_VM_EXEC_CONTROL, vmreadz(SECONDARY_VM_EXEC_CONTROL) |
 		SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES);
+}
+
+void vmx_msr_l1_launch(void)
+{
 	GUEST_SYNC(1);
 
 	GUEST_ASSERT(!vmlaunch());
@@ -466,6 +569,14 @@ void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_
 	GUEST_ASSERT(!vmresume());
 	GUEST_SYNC_ARGS(5, vmreadz(VM_EXIT_REASON), 0, 0, 0);
 	GUEST_DONE();
+}
+
+void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+
+	vmx_msr_l1_prepare(vmx, pages, apic_access, &l2_stack[L2_STACK_SIZE]);
+	vmx_msr_l1_launch();
 }
 
 void vmx_msr_guest_finish(struct kvm_vcpu *vcpu)
@@ -482,4 +593,91 @@ void vmx_msr_guest_finish(struct kvm_vcpu *vcpu)
 		    "expected L2's VMCALL to exit to L1 (%u), got exit reason %lu",
 		    EXIT_REASON_VMCALL, (unsigned long)uc.args[2]);
 	run_to_stage(vcpu, 0);
+}
+
+void vcpu_snapshot_take(struct kvm_vcpu *vcpu, struct vcpu_snapshot *s,
+			const uint32_t *msrs, int nmsrs)
+{
+	int i;
+
+	TEST_ASSERT(nmsrs <= SNAPSHOT_MAX_MSRS, "%s: at most %d MSRs, asked for %d",
+		    __func__, SNAPSHOT_MAX_MSRS, nmsrs);
+	memset(s, 0, sizeof(*s));
+	vcpu_regs_get(vcpu, &s->regs);
+	vcpu_sregs_get(vcpu, &s->sregs);
+	vcpu_events_get(vcpu, &s->events);
+	s->nmsrs = nmsrs;
+	for (i = 0; i < nmsrs; i++) {
+		s->msr_index[i] = msrs[i];
+		s->msr_value[i] = vcpu_get_msr(vcpu, msrs[i]);
+	}
+	s->nested.hdr.size = sizeof(s->nested);
+	vcpu_nested_state_get(vcpu, &s->nested.hdr);
+}
+
+#define DIFF(...) do {							\
+	n++;								\
+	if (len > used)							\
+		used += snprintf(buf + used, len - used, __VA_ARGS__);	\
+} while (0)
+
+int vcpu_snapshot_diff(const struct vcpu_snapshot *a, const struct vcpu_snapshot *b,
+		       char *buf, size_t len)
+{
+	static const char * const reg[] = {
+		"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9",
+		"r10", "r11", "r12", "r13", "r14", "r15", "rip", "rflags",
+	};
+	static const char * const seg[] = { "cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt" };
+	const uint64_t *ra = (const uint64_t *)&a->regs, *rb = (const uint64_t *)&b->regs;
+	const struct kvm_segment *sa = &a->sregs.cs, *sb = &b->sregs.cs;
+	size_t used = 0;
+	int i, n = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (i = 0; i < 18; i++)
+		if (ra[i] != rb[i])
+			DIFF(" %s 0x%lx->0x%lx;", reg[i], (unsigned long)ra[i], (unsigned long)rb[i]);
+	for (i = 0; i < 8; i++)
+		if (memcmp(&sa[i], &sb[i], sizeof(sa[i])))
+			DIFF(" %s base 0x%llx->0x%llx sel 0x%x->0x%x limit 0x%x->0x%x type %u->%u present %u->%u;",
+			     seg[i], sa[i].base, sb[i].base, sa[i].selector, sb[i].selector,
+			     sa[i].limit, sb[i].limit, sa[i].type, sb[i].type,
+			     sa[i].present, sb[i].present);
+	if (memcmp(&a->sregs.gdt, &b->sregs.gdt, sizeof(a->sregs.gdt)) ||
+	    memcmp(&a->sregs.idt, &b->sregs.idt, sizeof(a->sregs.idt)))
+		DIFF(" gdt/idt 0x%llx+0x%x/0x%llx+0x%x->0x%llx+0x%x/0x%llx+0x%x;",
+		     a->sregs.gdt.base, a->sregs.gdt.limit, a->sregs.idt.base, a->sregs.idt.limit,
+		     b->sregs.gdt.base, b->sregs.gdt.limit, b->sregs.idt.base, b->sregs.idt.limit);
+#define CR(f) do {							\
+		if (a->sregs.f != b->sregs.f)					\
+			DIFF(" " #f " 0x%llx->0x%llx;", a->sregs.f, b->sregs.f);	\
+	} while (0)
+	CR(cr0); CR(cr2); CR(cr3); CR(cr4); CR(cr8); CR(efer); CR(apic_base);
+#undef CR
+	if (memcmp(a->sregs.interrupt_bitmap, b->sregs.interrupt_bitmap,
+		   sizeof(a->sregs.interrupt_bitmap)))
+		DIFF(" interrupt bitmap;");
+	for (i = 0; i < a->nmsrs; i++)
+		if (a->msr_value[i] != b->msr_value[i])
+			DIFF(" MSR 0x%x 0x%lx->0x%lx;", a->msr_index[i],
+			     (unsigned long)a->msr_value[i], (unsigned long)b->msr_value[i]);
+	if (a->events.triple_fault.pending != b->events.triple_fault.pending)
+		DIFF(" triple fault pending %u->%u;", a->events.triple_fault.pending,
+		     b->events.triple_fault.pending);
+	else if (memcmp(&a->events, &b->events, sizeof(a->events)))
+		DIFF(" vcpu events (exception %u/%u nmi %u/%u smi %u/%u interrupt %u/%u);",
+		     a->events.exception.injected | a->events.exception.pending << 1,
+		     b->events.exception.injected | b->events.exception.pending << 1,
+		     a->events.nmi.injected | a->events.nmi.pending << 1,
+		     b->events.nmi.injected | b->events.nmi.pending << 1,
+		     a->events.smi.smm | a->events.smi.pending << 1,
+		     b->events.smi.smm | b->events.smi.pending << 1,
+		     a->events.interrupt.injected, b->events.interrupt.injected);
+	if (a->nested.hdr.size != b->nested.hdr.size ||
+	    memcmp(&a->nested, &b->nested, a->nested.hdr.size))
+		DIFF(" nested state (flags 0x%x->0x%x size %u->%u);", a->nested.hdr.flags,
+		     b->nested.hdr.flags, a->nested.hdr.size, b->nested.hdr.size);
+	return n;
 }

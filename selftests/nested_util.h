@@ -40,6 +40,40 @@
 
 /* Add and zero SMRAM, point the vCPU's SMBASE at it; returns its HVA. */
 uint8_t *smram_setup(struct kvm_vm *vm, struct kvm_vcpu *vcpu);
+/*
+ * Alias RAM (slot 0) into the SMM address space, as a real SMM address
+ * space has it; asserts that @gpa (the page @what, which the SMI handler
+ * will touch through a 4 GiB real-mode segment) is in it, below 4 GiB.
+ */
+void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what);
+
+/* The SMI handlers report to the host with an IN from this port, AL = this. */
+#define SMI_SYNC_PORT	0xe
+#define SMI_SYNC_AL	0xfe
+
+/*
+ * KVM_SMI, KVM_RUN: asserts that the vCPU stopped in SMM at the handler's
+ * report (@what prefixes errors).
+ */
+void run_to_smi_handler(struct kvm_vcpu *vcpu, const char *what);
+
+/*
+ * RSM into L2 with an unusable CS (nested_rsm_bad_cs_test and its VMX twin).
+ * smi_handler_bad_cs() writes the SMI handler to SMBASE + 0x8000: clear
+ * CS.P in the state-save area (KVM's 64-bit layout: CS selector at
+ * SMBASE + 0xfe10, attributes >> 8 at 0xfe12, P in bit 7), OR @bit into
+ * the byte at @gpa (an MSR intercept bit of L1's; SMM sees RAM through
+ * smm_ram_alias()), report, RSM.
+ */
+#define SMRAM_CS_SEL	0xfe10
+#define SMRAM_CS_ATTR	0xfe12
+void smi_handler_bad_cs(uint8_t *smram, uint32_t gpa, uint8_t bit);
+/*
+ * After that RSM (KVM_CAP_EXIT_ON_EMULATION_FAILURE): asserts the
+ * emulation-failure exit, out of SMM, in guest mode with @l2_cs loaded not
+ * present, then repairs CS and sends L2 to @rip with its stack at @rsp.
+ */
+void rsm_bad_cs_repair(struct kvm_vcpu *vcpu, uint16_t l2_cs, uint64_t rip, uint64_t rsp);
 
 /* What the loaded kvm.ko does: stock has no parameter and behaves as legacy. */
 enum mode { MODE_STOCK, MODE_EAGER, MODE_LEGACY };
@@ -157,8 +191,45 @@ void svm_msr_l1_guest_code(struct svm_test_data *svm);
 /* The same L1 running another L2, that must follow the same stages. */
 void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code);
 void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access);
+/*
+ * vmx_msr_l1_guest_code() in two halves, for an L1 that changes vmcs12
+ * in between: set up vmcs12 for the standard L2 (stack at @l2_stack_top,
+ * in the caller's frame), then stage 1 and on.
+ */
+void vmx_msr_l1_prepare(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access,
+			unsigned long *l2_stack_top);
+void vmx_msr_l1_launch(void);
 /* Runs stages 3 to the end, asserting each exit. */
 void svm_msr_guest_finish(struct kvm_vcpu *vcpu);
 void vmx_msr_guest_finish(struct kvm_vcpu *vcpu);
+
+/*
+ * What KVM_GET_REGS, _SREGS, _VCPU_EVENTS, _NESTED_STATE and _MSRS (of
+ * the MSRs asked for) show of a vCPU: to check that a failed ioctl
+ * changed none of it.
+ */
+#define SNAPSHOT_MAX_MSRS	8
+
+struct vcpu_snapshot {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	int nmsrs;
+	uint32_t msr_index[SNAPSHOT_MAX_MSRS];
+	uint64_t msr_value[SNAPSHOT_MAX_MSRS];
+	union {
+		struct kvm_nested_state hdr;
+		char buf[16384];
+	} nested;
+};
+
+void vcpu_snapshot_take(struct kvm_vcpu *vcpu, struct vcpu_snapshot *s,
+			const uint32_t *msrs, int nmsrs);
+/*
+ * The number of differences between @a and @b (same MSR list); each is
+ * described in @buf ("<what> <a>-><b>;"), as far as @len allows.
+ */
+int vcpu_snapshot_diff(const struct vcpu_snapshot *a, const struct vcpu_snapshot *b,
+		       char *buf, size_t len);
 
 #endif /* SELFTEST_KVM_NESTED_UTIL_H */

@@ -7,7 +7,7 @@
  * page (TPR shadow) and an APIC-access page (virtualize APIC accesses).
  * When L2 reports in, the host raises an SMI (KVM_SMI); KVM leaves L2 to
  * enter SMM, the handler at SMBASE + 0x8000 reports through an IN from port
- * SYNC_PORT and executes RSM, which re-enters L2 and (re)loads the pages
+ * SMI_SYNC_PORT and executes RSM, which re-enters L2 and (re)loads the pages
  * hanging off vmcs12: at RSM in eager mode (kvm-nested,
  * defer_nested_state_pages=N), at the next entry otherwise.  L2 must then
  * resume and the guest complete, L2's RDMSR exiting to L1.  Debugfs
@@ -29,27 +29,22 @@
 #include "vmx.h"
 #include "nested_util.h"
 
-#define SMI_STAGE	0xfe
-#define SYNC_PORT	0xe
 
 #define PAGES_GPA	0x40000000ull
 #define PAGES_SLOT	10
 #define NR_PAGES	4
 
-/* 16-bit SMI handler: mov $SMI_STAGE, %al; in $SYNC_PORT, %al; rsm. */
+/* 16-bit SMI handler: mov $SMI_SYNC_AL, %al; in $SMI_SYNC_PORT, %al; rsm. */
 static const uint8_t smi_handler[] = {
-	0xb0, SMI_STAGE,
-	0xe4, SYNC_PORT,
+	0xb0, SMI_SYNC_AL,
+	0xe4, SMI_SYNC_PORT,
 	0x0f, 0xaa,
 };
 
 int main(int argc, char *argv[])
 {
-	struct kvm_vcpu_events events;
-	struct kvm_regs regs;
 	vm_vaddr_t vmx_gva;
 	struct kvm_vcpu *vcpu;
-	struct kvm_run *run;
 	struct kvm_vm *vm;
 	enum mode mode;
 	uint8_t *smram;
@@ -67,7 +62,6 @@ int main(int argc, char *argv[])
 	pr_info("mode: %s\n", mode_name[mode]);
 
 	vm = vm_create_with_one_vcpu(&vcpu, vmx_msr_l1_guest_code);
-	run = vcpu->run;
 
 	smram = smram_setup(vm, vcpu);
 	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
@@ -82,16 +76,7 @@ int main(int argc, char *argv[])
 	run_to_stage(vcpu, 1);
 	run_to_stage(vcpu, 2);
 
-	vcpu_ioctl(vcpu, KVM_SMI, NULL);
-	vcpu_run(vcpu);
-	vcpu_regs_get(vcpu, &regs);
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SYNC_PORT &&
-		    (regs.rax & 0xff) == SMI_STAGE,
-		    "after KVM_SMI in L2: expected the SMI handler's IN from port 0x%x with al 0x%x, got exit reason %u (%s) port 0x%x al 0x%llx",
-		    SYNC_PORT, SMI_STAGE, run->exit_reason, exit_reason_str(run->exit_reason),
-		    run->io.port, regs.rax & 0xff);
-	vcpu_events_get(vcpu, &events);
-	TEST_ASSERT(events.smi.smm, "expected the vCPU in SMM in the SMI handler");
+	run_to_smi_handler(vcpu, "SMI in L2");
 
 	/* RSM back into L2. */
 	vmx_msr_guest_finish(vcpu);

@@ -32,21 +32,19 @@
 #include "vmx.h"
 #include "nested_util.h"
 
-#define SMI_STAGE	0xfe
-#define SYNC_PORT	0xe
 #define TR_ATTR_OFF	0xfe92		/* smram64 0x7e92: TR attributes, limit[15:0] */
 #define L2_STACK_SIZE	256
 
 /*
  * 16-bit: mov $addr,%eax; mov $0x200,%ebx; mov %ebx,(%eax);
- *         mov $SMI_STAGE,%al; in $SYNC_PORT,%al; rsm
+ *         mov $SMI_SYNC_AL,%al; in $SMI_SYNC_PORT,%al; rsm
  */
 static uint8_t smi_handler[] = {
 	0x66, 0xb8, 0, 0, 0, 0,
 	0x66, 0xbb, 0x00, 0x02, 0x00, 0x00,
 	0x67, 0x66, 0x89, 0x18,
-	0xb0, SMI_STAGE,
-	0xe4, SYNC_PORT,
+	0xb0, SMI_SYNC_AL,
+	0xe4, SMI_SYNC_PORT,
 	0x0f, 0xaa,
 };
 
@@ -74,10 +72,8 @@ static void l1_guest_code(struct vmx_pages *vmx)
 int main(int argc, char *argv[])
 {
 	uint32_t addr = SMRAM_GPA + TR_ATTR_OFF;
-	struct kvm_regs regs;
 	vm_vaddr_t vmx_gva;
 	struct kvm_vcpu *vcpu;
-	struct kvm_run *run;
 	struct kvm_vm *vm;
 	struct ucall uc;
 	uint8_t *smram;
@@ -87,7 +83,6 @@ int main(int argc, char *argv[])
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
 
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
-	run = vcpu->run;
 	smram = smram_setup(vm, vcpu);
 	memcpy(&smi_handler[2], &addr, 4);
 	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
@@ -97,14 +92,7 @@ int main(int argc, char *argv[])
 	run_to_stage(vcpu, 1);
 	run_to_stage(vcpu, 2);
 
-	vcpu_ioctl(vcpu, KVM_SMI, NULL);
-	vcpu_run(vcpu);
-	vcpu_regs_get(vcpu, &regs);
-	TEST_ASSERT(run->exit_reason == KVM_EXIT_IO && run->io.port == SYNC_PORT &&
-		    (regs.rax & 0xff) == SMI_STAGE,
-		    "after KVM_SMI in L2: expected the SMI handler's IN from port 0x%x, got exit reason %u (%s) port 0x%x",
-		    SYNC_PORT, run->exit_reason, exit_reason_str(run->exit_reason),
-		    run->io.port);
+	run_to_smi_handler(vcpu, "SMI in L2");
 
 	/* RSM into L2 with TR attributes 0x200. */
 	r = __vcpu_run(vcpu);
