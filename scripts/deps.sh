@@ -13,10 +13,11 @@ set -eu
 
 # The kernel headers pin gcc-12; pahole (dwarves) for abi-check.
 BUILD="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl ccache"
-# QEMU + initramfs + static selftest build; Bochs (VMX with EPT) booting
+# QEMU + initramfs + static selftest build (rsync: 6.12's make
+# headers_install); Bochs (VMX with EPT) booting
 # an isolinux ISO.
 RIG="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc libc6-dev
-binutils file bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
+binutils file rsync bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
 PKG="debhelper dh-dkms lintian rpm rpmlint debootstrap shellcheck python3"
 
 pkgs=
