@@ -6,7 +6,7 @@
 #   make vmtest-vmx KVER=...      the same for VMX (Bochs)
 #   make vmtest-full KVER=...     every x86_64 selftest that builds (not in CI)
 #   make vmtest-baseline KVER=... stock modules only (= OURS=0)
-#   make rig-selfcheck KVER=...   the rig self-check (rig/mutants)
+#   make rig-selfcheck KVER=... [MUTANTS="0003 0004"]  the rig self-check (rig/mutants)
 #   make rig-deps                 apt-get install what the rig needs (root)
 #   make fuzz KVER=... [ITERS= SEED= RSM_ITERS= VMX=1]  nested state fuzzers
 #   make vmtest-vmm KVER=... [SCENARIOS="file precopy postcopy"]  QEMU/KVM
@@ -49,11 +49,11 @@ vmtest-baseline:
 
 rig-selfcheck:
 	$(rig_need_kver)
-	$(RIG_SH)/selfcheck.sh $(KVER)
+	$(RIG_SH)/selfcheck.sh $(KVER) $(MUTANTS)
 
 rig-selfcheck-vmx:
 	$(rig_need_kver)
-	$(RIG_SH)/selfcheck.sh --vmx $(KVER)
+	$(RIG_SH)/selfcheck.sh --vmx $(KVER) $(MUTANTS)
 
 rig-deps:
 	sh $(TOP)/scripts/deps.sh rig

@@ -1,13 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# rig/selfcheck.sh [--vmx] KVER: the rig self-check.  For each mutant in
+# rig/selfcheck.sh [--vmx] KVER [NNNN...]: the rig self-check.  For each mutant in
 # rig/mutants/<series>/, build our modules with that mutant on top
 # of patches/<series>/ (in a separate build tree, build/rig/selfcheck/, so
 # build/kvm/ is left alone), run vmtest with them, and check that the run
 # fails the way rig/mutants/expectations says.  A mutant whose expectation
 # names the other rig (rig=svm or rig=vmx) is skipped; tests=a,b runs only
-# those tests.
+# those tests.  NNNN... limits the run to those mutants.
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -19,7 +19,9 @@ if [ "${1:-}" = --vmx ]; then
 	VMX=--vmx
 	shift
 fi
-KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER}
+KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER [NNNN...]}
+shift
+ONLY=$*
 SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
 PDIR=$RIG/mutants/$SERIES
 [ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
@@ -104,6 +106,9 @@ check()
 npass=0
 nfail=0
 for p in "$PDIR"/*.patch; do
+	n=$(basename "$p")
+	n=${n%%-*}
+	case " ${ONLY:-$n} " in *" $n "*) ;; *) continue ;; esac
 	rc=0
 	check "$p" || rc=$?
 	case $rc in
