@@ -15,8 +15,10 @@ set -eu
 . "$TOP/rig/common.sh"
 
 VMX=
+RIGNAME=svm
 if [ "${1:-}" = --vmx ]; then
 	VMX=--vmx
+	RIGNAME=vmx
 	shift
 fi
 KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER [NNNN...]}
@@ -61,7 +63,7 @@ check()
 			ck_rig=${ck_re%%[ 	]*}
 			ck_re=${ck_re#"$ck_rig"}
 			ck_re=${ck_re#"${ck_re%%[! 	]*}"}
-			[ "${ck_rig#rig=}" = "${VMX:+vmx}${VMX:-svm}" ] || {
+			[ "${ck_rig#rig=}" = "$RIGNAME" ] || {
 				echo "RIG-SELFCHECK $ck_name skipped (for the ${ck_rig#rig=} rig)"
 				return 2
 			}
