@@ -83,7 +83,7 @@ t0=$(now)
 t1=$(now)
 ln -sf "$(basename "$LOG")" "$LOGDIR/$KVER-vmm.log"
 rc=0
-awk -f "$RIG/vmm-report.awk" \
+rig_awk vmm-report.awk \
 	-v title="== $KVER real VMM (QEMU/KVM in QEMU TCG, SVM; $((t1 - t0))s; log $LOG)" \
 	-v hostnote="$(cat "$LOG.host" 2>/dev/null)" "$LOG" >"$LOG.report" || rc=$?
 cat "$LOG.report"
