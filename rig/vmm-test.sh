@@ -13,12 +13,21 @@
 #             max-bandwidth and max-postcopy-bandwidth throttled
 #   mixed     the file saved under one module set restored under another:
 #             stock->eager, stock->legacy, eager->stock, legacy->stock
+#             (needs file)
 #
 # The payload must then pass (exit status 33).  One line per cell:
 #   VMM-RESULT mode=<m> scenario=<s> result=PASS|FAIL inl2=<0|1> tries=<n>
 #              rc=<payload exit> downtime=<ms|-> iters=<saved>-><at end>
 #              pages="<debugfs nested_state_pages of the destination>"
+#              faults="<where the destination's userfaults were taken>"
+#              tp="<kvm_nested_state_pages events of the destination>"
 #              why="<first failure>"
+# faults counts the destination's userfaultfd faults (postcopy: the pages
+# still on the source) by the kernel stack they were taken on, from a
+# kprobe on handle_userfault with a stacktrace trigger: setns (inside
+# KVM_SET_NESTED_STATE), request (the deferred nested state pages request,
+# at KVM_RUN), run (other faults in KVM_RUN: guest memory), other (QEMU's
+# own accesses); tp counts the tracepoint's reasons (ours only).
 # mode is the destination's module set (stock, eager, legacy); for mixed
 # cells the scenario says where the state came from (mixed-from-stock...).
 # shellcheck shell=sh
@@ -44,7 +53,8 @@ vmm_qemu()
 	rm -rf "$vq_d"
 	mkdir -p "$vq_d"
 	mkfifo "$vq_d/mon.in" "$vq_d/mon.out"
-	cat "$vq_d/mon.out" >"$vq_d/mon.log" &
+	# Appending: vmm_mon truncates the log under the running reader.
+	cat "$vq_d/mon.out" >>"$vq_d/mon.log" &
 	echo $! >"$vq_d/cat.pid"
 	qemu-system-x86_64 -accel kvm -cpu host -machine pc -smp 1 -m 64 \
 		-no-user-config -nodefaults -display none -no-reboot \
@@ -183,6 +193,62 @@ vmm_pages()
 	echo "-"
 }
 
+TRACE=/sys/kernel/tracing
+
+# vmm_trace_setup: tracefs, and a kprobe on handle_userfault whose every
+# hit records its kernel stack.  VMM_TRACE=1 when that works.
+vmm_trace_setup()
+{
+	VMM_TRACE=0
+	[ -d "$TRACE/events" ] || mount -t tracefs nodev "$TRACE" 2>/dev/null ||
+		return 0
+	echo 'p:kvmrig/uffd handle_userfault' >>"$TRACE/kprobe_events" 2>/dev/null ||
+		return 0
+	echo stacktrace >"$TRACE/events/kvmrig/uffd/trigger" 2>/dev/null || return 0
+	echo 4096 >"$TRACE/buffer_size_kb"
+	VMM_TRACE=1
+}
+
+# vmm_trace_events 0|1: the kprobe and, with our modules, the
+# kvm_nested_state_pages tracepoint, less its successful nested VMRUNs
+# (reason 2, vmentry: one per L2 iteration).
+vmm_trace_events()
+{
+	vt_tp=$TRACE/events/kvm/kvm_nested_state_pages
+	if [ -e "$vt_tp/enable" ]; then
+		[ "$1" = 0 ] || echo 'reason != 2 || result != 0' >"$vt_tp/filter"
+		echo "$1" >"$vt_tp/enable"
+	fi
+	echo "$1" >"$TRACE/events/kvmrig/uffd/enable"
+}
+
+# vmm_trace_on: start tracing with an empty buffer.
+vmm_trace_on()
+{
+	[ "$VMM_TRACE" = 1 ] || return 0
+	echo 0 >"$TRACE/tracing_on"
+	: >"$TRACE/trace"
+	vmm_trace_events 1
+	echo 1 >"$TRACE/tracing_on"
+}
+
+# vmm_trace_off FILE: stop tracing, keep the buffer in FILE and set faults
+# and tp from it.
+vmm_trace_off()
+{
+	faults=-
+	tp=-
+	[ "$VMM_TRACE" = 1 ] || return 0
+	echo 0 >"$TRACE/tracing_on"
+	vmm_trace_events 0
+	cat "$TRACE/trace" >"$1"
+	: >"$TRACE/trace"
+	# shellcheck disable=SC2046 # two words
+	set -- $(awk -f /lib/rig/vmm/uffd.awk "$1")
+	faults=${1:--}
+	tp=${2:--}
+}
+
 # vmm_quit NAME: quit QEMU (if still there) and its monitor reader.
 vmm_quit()
 {
@@ -241,7 +307,7 @@ vmm_result()
 {
 	vr_res=PASS
 	[ -n "$why" ] && vr_res=FAIL
-	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} pages=\"$pages\" why=\"$why\""
+	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} pages=\"$pages\" faults=\"$faults\" tp=\"$tp\" why=\"$why\""
 	kmark "vmm end mode=$1 scenario=$2 result=$vr_res"
 	kmsg_dump "mode=$1 test=vmm-$2"
 }
@@ -324,14 +390,25 @@ attempt_postcopy()
 	vmm_dest "$1-dst" || return 0
 	vmm_mon "$1-dst" "migrate_set_capability postcopy-ram on"
 	vmm_mon "$1-src" "migrate_set_capability postcopy-ram on"
-	vmm_mon "$1-src" "migrate_set_parameter max-bandwidth 65536"
-	vmm_mon "$1-src" "migrate_set_parameter max-postcopy-bandwidth 262144"
+	# HMP reads a bare max-bandwidth as MiB/s (max-postcopy-bandwidth as
+	# bytes/s): say the unit.
+	vmm_mon "$1-src" "migrate_set_parameter max-bandwidth 64k"
+	vmm_mon "$1-src" "migrate_set_parameter max-postcopy-bandwidth 256k"
 	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
 	vmm_mon "$1-src" "migrate_start_postcopy"
 	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600)" live
 	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
 	vmm_finish "$1-dst"
 	pages="$pages postcopy_requests:${postreq:--}"
+}
+
+# vmm_check_postcopy SCENARIO: a postcopy cell whose destination took no
+# userfault did not migrate in postcopy (the source sent everything first).
+vmm_check_postcopy()
+{
+	[ "$1" = postcopy ] && [ -z "$why" ] && [ "$VMM_TRACE" = 1 ] || return 0
+	[ "$faults" = - ] || return 0
+	why="no userfault on the destination: the migration never ran in postcopy"
 }
 
 # vmm_cell MODE SCENARIO [FILE]: run a cell, retrying when the stop did not
@@ -347,8 +424,11 @@ vmm_cell()
 		before=
 		after=
 		pages=-
+		faults=-
+		tp=-
 		tries=$((tries + 1))
 		kmark "vmm begin mode=$1 scenario=$2 try=$tries"
+		vmm_trace_on
 		case $2 in
 		mixed-from-*)
 			inl2=$(cat "$3.inl2" 2>/dev/null || echo 0)
@@ -357,6 +437,8 @@ vmm_cell()
 			;;
 		*) "attempt_$2" "$1" ;;
 		esac
+		vmm_trace_off "$VMMD/$1-$2.trace"
+		vmm_check_postcopy "$2"
 		if [ "$inl2" = 1 ] || [ -n "$why" ] || [ "$tries" -ge "$VMM_L2_TRIES" ]; then
 			break
 		fi
@@ -370,19 +452,28 @@ vmm_cell()
 	vmm_result "$1" "$2"
 }
 
+# vmm_wants SCENARIO: SCENARIO is one of VMM_SCENARIOS.
+vmm_wants()
+{
+	case " $VMM_SCENARIOS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 vmm_mode()
 {
 	step "vmm mode $1"
 	for vm_s in $VMM_SCENARIOS; do
-		vmm_cell "$1" "$vm_s"
+		[ "$vm_s" = mixed ] || vmm_cell "$1" "$vm_s"
 	done
 }
 
+# vmm_mixed MODE FROM: restore the file state saved under FROM (mixed).
 vmm_mixed()
 {
+	vmm_wants mixed || return 0
 	[ -s "$VMMD/$2.state" ] || {
 		why="no state saved under $2"
-		tries=0 inl2=0 rc=- before='' after='' pages=- downtime=''
+		tries=0 inl2=0 rc=- before='' after='' pages=- downtime='' faults=- tp=-
 		vmm_result "$1" "mixed-from-$2"
 		return 0
 	}
@@ -394,7 +485,8 @@ vmm_main()
 	mkdir -p "$VMMD"
 	# precopy and postcopy go over 127.0.0.1
 	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
-	: "${VMM_SCENARIOS:=file precopy postcopy}"
+	vmm_trace_setup
+	: "${VMM_SCENARIOS:=file precopy postcopy mixed}"
 	echo "VMM-START qemu=\"$(qemu-system-x86_64 --version | head -n 1)\" scenarios=\"$VMM_SCENARIOS\" append=\"$VMM_APPEND\""
 	step "load stock"
 	load_set stock || return 1
@@ -410,6 +502,7 @@ vmm_main()
 	set_mode legacy || return 1
 	vmm_mode legacy
 	vmm_mixed legacy stock
+	vmm_wants mixed || return 0
 	step "reload stock"
 	unload_kvm || return 1
 	load_set stock || return 1
