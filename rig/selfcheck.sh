@@ -1,11 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# rig/selfcheck.sh [--vmx] KVER: the rig self-check.  For each mutant in
-# rig/mutants/<series>/, build our modules with that mutant on top
-# of patches/<series>/ (in a separate build tree, build/rig/selfcheck/, so
-# build/kvm/ is left alone), run vmtest with them, and check that the run
-# fails the way rig/mutants/expectations says.
+# rig/selfcheck.sh [--vmx | --vmm] KVER: the rig self-check.  For each
+# mutant in rig/mutants/<series>/ whose line in rig/mutants/expectations
+# names the harness asked for (vmtest: make vmtest, or make vmtest-vmx with
+# --vmx; vmm: make vmtest-vmm with --vmm), build our modules with that
+# mutant on top of patches/<series>/ (in a separate build tree,
+# build/rig/selfcheck/, so build/kvm/ is left alone), run the harness with
+# them, and check that the run fails the way the expectation says.
+#   --scenarios "A B"  with --vmm: the scenarios of vmtest-vmm (default: all)
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -13,14 +16,24 @@ set -eu
 . "$TOP/rig/common.sh"
 
 VMX=
-if [ "${1:-}" = --vmx ]; then
-	VMX=--vmx
+HARNESS=vmtest
+SCENARIOS=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--vmx) VMX=--vmx ;;
+	--vmm) HARNESS=vmm ;;
+	--scenarios) SCENARIOS=$2 && shift ;;
+	-*) rig_usage set ;;
+	*) break ;;
+	esac
 	shift
-fi
-KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER}
+done
+[ $# -eq 1 ] || rig_usage set
+KVER=$1
 SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
 PDIR=$RIG/mutants/$SERIES
 [ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
+[ -z "$VMX" ] || [ "$HARNESS" = vmtest ] || die "--vmx and --vmm exclude each other"
 
 # A build tree sharing the caches of $BUILD but with its own kvm/.
 build_tree()
@@ -42,14 +55,36 @@ patch_dir()
 	basename "$2" >>"$1/series"
 }
 
-# check PATCH: 0 when vmtest with PATCH applied fails as expected.
+# expectation NUM: "HARNESS REGEX" of mutant NUM in rig/mutants/expectations.
+expectation()
+{
+	awk -v n="$1" '$1 == n { sub(/^[^\t ]+[\t ]+/, ""); print; exit }' \
+		"$RIG/mutants/expectations"
+}
+
+# harness OURS_DIR OUT: run the harness with our modules from OURS_DIR,
+# its output to OUT; its exit status.
+harness()
+{
+	if [ "$HARNESS" = vmm ]; then
+		"$RIG/vmm.sh" ${SCENARIOS:+--scenarios "$SCENARIOS"} \
+			--ours-dir "$1" "$KVER" >"$2" 2>&1
+	else
+		# shellcheck disable=SC2086 # VMX is empty or one word
+		"$RIG/vmtest.sh" $VMX --ours-dir "$1" "$KVER" >"$2" 2>&1
+	fi
+}
+
+# check PATCH: 0 when the harness with PATCH applied fails as expected;
+# 2 when PATCH is a mutant of another harness.
 check()
 {
 	ck_name=$(basename "$1" .patch)
 	ck_num=${ck_name%%-*}
-	ck_re=$(awk -v n="$ck_num" '$1 == n { sub(/^[^\t ]+[\t ]+/, ""); print; exit }' \
-		"$RIG/mutants/expectations")
-	[ -n "$ck_re" ] || die "no expectation for $ck_name in mutants/expectations"
+	ck_exp=$(expectation "$ck_num")
+	[ -n "$ck_exp" ] || die "no expectation for $ck_name in mutants/expectations"
+	[ "${ck_exp%%[	 ]*}" = "$HARNESS" ] || return 2
+	ck_re=$(echo "$ck_exp" | sed 's/^[^\t ]*[\t ]*//')
 	ck_w=$RIGB/selfcheck/$KVER/$ck_num
 	build_tree "$ck_w/build"
 	patch_dir "$ck_w/patches" "$1"
@@ -60,31 +95,33 @@ check()
 		echo "RIG-SELFCHECK $ck_name FAIL (does not build)"
 		return 1
 	}
-	say "selfcheck $ck_name: vmtest, expecting failure and /$ck_re/"
+	say "selfcheck $ck_name: $HARNESS, expecting failure and /$ck_re/"
+	ck_out=$ck_w/$HARNESS.out
 	ck_rc=0
-	# shellcheck disable=SC2086 # VMX is empty or one word
-	"$RIG/vmtest.sh" $VMX --ours-dir "$ck_w/build/kvm/$KVER" "$KVER" \
-		>"$ck_w/vmtest.out" 2>&1 || ck_rc=$?
-	sed -n '/^== /,$p' "$ck_w/vmtest.out"
+	harness "$ck_w/build/kvm/$KVER" "$ck_out" || ck_rc=$?
+	sed -n '/^== /,$p' "$ck_out"
 	if [ "$ck_rc" -eq 0 ]; then
-		echo "RIG-SELFCHECK $ck_name FAIL (vmtest passed)"
+		echo "RIG-SELFCHECK $ck_name FAIL ($HARNESS passed)"
 		return 1
 	fi
-	if ! grep -E -q "$ck_re" "$ck_w/vmtest.out"; then
-		echo "RIG-SELFCHECK $ck_name FAIL (vmtest failed, but no line matches /$ck_re/)"
+	if ! grep -E -q "$ck_re" "$ck_out"; then
+		echo "RIG-SELFCHECK $ck_name FAIL ($HARNESS failed, but no line matches /$ck_re/)"
 		return 1
 	fi
-	echo "RIG-SELFCHECK $ck_name ok: vmtest failed with: $(grep -E -m1 "$ck_re" "$ck_w/vmtest.out")"
+	echo "RIG-SELFCHECK $ck_name ok: $HARNESS failed with: $(grep -E -m1 "$ck_re" "$ck_out")"
 }
 
 npass=0
 nfail=0
 for p in "$PDIR"/*.patch; do
-	if check "$p"; then
-		npass=$((npass + 1))
-	else
-		nfail=$((nfail + 1))
-	fi
+	rc=0
+	check "$p" || rc=$?
+	case $rc in
+	0) npass=$((npass + 1)) ;;
+	2) ;;
+	*) nfail=$((nfail + 1)) ;;
+	esac
 done
+[ $((npass + nfail)) -gt 0 ] || die "no $HARNESS mutant for $SERIES in rig/mutants/"
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]
