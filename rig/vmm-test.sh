@@ -99,11 +99,17 @@ vmm_count()
 }
 
 # vmm_mon NAME CMD: run a monitor command, its output in $VMMD/NAME/out.
+# Opening the monitor's FIFO blocks until QEMU reads it: when QEMU is gone
+# (a payload that failed exits it), the command is dropped.
 vmm_mon()
 {
 	vm_d=$VMMD/$1
 	: >"$vm_d/mon.log"
-	echo "$2" >"$vm_d/mon.in"
+	: >"$vm_d/out"
+	kill -0 "$(cat "$vm_d/pid")" 2>/dev/null || return 0
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	timeout 10 sh -c 'echo "$1" >"$2"' vmm_mon "$2" "$vm_d/mon.in" ||
+		return 0
 	vmm_wait_file "$vm_d/mon.log" '(qemu)' 60 || true
 	tr -d '\r' <"$vm_d/mon.log" >"$vm_d/out"
 }
@@ -114,16 +120,30 @@ vmm_field()
 	sed -n "s/^$2: *//p" "$VMMD/$1/out" | head -n 1
 }
 
-# vmm_migrated NAME SECS: wait for the migration of NAME (either side) to
-# end; prints its status.
+# vmm_alive NAME: the QEMU of NAME still runs.
+vmm_alive()
+{
+	kill -0 "$(cat "$VMMD/$1/pid")" 2>/dev/null
+}
+
+# vmm_migrated NAME SECS [PEER]: wait for the migration of NAME (either
+# side) to end; prints its status.  It has ended, too, when NAME's QEMU or
+# the PEER QEMU (a live migration's destination: a payload that failed
+# exits it) is gone, and when a postcopy migration paused (its destination
+# went away).
 vmm_migrated()
 {
 	vd_n=0
 	while :; do
+		vmm_alive "$1" || { vd_s="QEMU exited"; break; }
+		if [ -n "${3:-}" ] && ! vmm_alive "$3"; then
+			vd_s="destination QEMU exited"
+			break
+		fi
 		vmm_mon "$1" "info migrate"
 		vd_s=$(vmm_field "$1" "Migration status")
 		case $vd_s in
-		completed | failed* | cancelled*) break ;;
+		completed | failed* | cancelled* | postcopy-paused) break ;;
 		"")
 			# the destination has nothing to say until it starts
 			vmm_mon "$1" "info status"
@@ -255,7 +275,8 @@ vmm_quit()
 	vq_d=$VMMD/$1
 	vq_pid=$(cat "$vq_d/pid")
 	if kill -0 "$vq_pid" 2>/dev/null; then
-		echo quit >"$vq_d/mon.in" 2>/dev/null
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		timeout 10 sh -c 'echo quit >"$1"' vmm_quit "$vq_d/mon.in" 2>/dev/null
 		sleep 1
 		kill -KILL "$vq_pid" 2>/dev/null
 	fi
@@ -378,9 +399,18 @@ attempt_precopy()
 	vmm_source "$1-src" || return 0
 	vmm_dest "$1-dst" || return 0
 	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
-	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 300)" live
-	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
-	vmm_finish "$1-dst"
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 300 "$1-dst")" live
+	vmm_live_finish "$1-dst"
+}
+
+# vmm_live_finish NAME: finish the destination of a live migration; when
+# the migration failed, the payload's verdict (if any) comes first.
+vmm_live_finish()
+{
+	vl_why=$why
+	why=
+	vmm_finish "$1"
+	[ -z "$vl_why" ] || why="${why:+$why; }$vl_why"
 }
 
 attempt_postcopy()
@@ -396,9 +426,8 @@ attempt_postcopy()
 	vmm_mon "$1-src" "migrate_set_parameter max-postcopy-bandwidth 256k"
 	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
 	vmm_mon "$1-src" "migrate_start_postcopy"
-	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600)" live
-	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
-	vmm_finish "$1-dst"
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600 "$1-dst")" live
+	vmm_live_finish "$1-dst"
 	pages="$pages postcopy_requests:${postreq:--}"
 }
 
