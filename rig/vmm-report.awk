@@ -52,6 +52,8 @@ is_splat($0) {
 	}
 	res[s, m] = kv($0, "result")
 	inl2[s, m] = kv($0, "inl2")
+	insmm[s, m] = kv($0, "insmm")
+	smi[s, m] = kv($0, "smi")
 	dt[s, m] = kv($0, "downtime")
 	iters[s, m] = kv($0, "iters")
 	tries[s, m] = kv($0, "tries")
@@ -78,7 +80,7 @@ function cell(s, m,    c, r) {
 	c = res[s, m]
 	if ((m " " s) in splat)
 		c = "FAIL(splat)"
-	c = c " " (inl2[s, m] == 1 ? "L2" : "L1")
+	c = c " " (insmm[s, m] == 1 ? "SMM" : inl2[s, m] == 1 ? "L2" : "L1")
 	if (dt[s, m] != "" && dt[s, m] != "-") {
 		c = c " " dt[s, m] "ms"
 		if (m != "stock" && ((s, "stock") in dt) && dt[s, "stock"] + 0 > 0)
@@ -112,8 +114,12 @@ END {
 				continue
 			cells++
 			l2 += inl2[s, m] == 1
+			smm += insmm[s, m] == 1
 			printf "%s/%s: payload iterations (saved->end) %s, tries %s, nested_state_pages: %s\n",
 				s, m, iters[s, m], tries[s, m], pages[s, m]
+			if (smi[s, m] != "" && smi[s, m] != "0->0")
+				printf "  %s/%s SMI round trips from L2 (saved->end): %s\n",
+					s, m, smi[s, m]
 			if (faults[s, m] != "" && faults[s, m] != "-")
 				printf "  %s/%s userfaults: %s; nested state pages: %s\n",
 					s, m, where(faults[s, m]), tp[s, m]
@@ -126,7 +132,7 @@ END {
 				printf "  FAILED %s/%s: %s\n", s, m, why[s, m]
 		}
 	}
-	printf "stops in L2: %d of %d\n", l2, cells
+	printf "stops in L2: %d of %d (in SMM entered from L2: %d)\n", l2, cells, smm
 	for (w in splat) {
 		printf "splat during %s: %s\n", w, splat[w]
 		split(w, wm, " ")

@@ -58,6 +58,7 @@ FNR == 1 {
 	n[c]++
 	pass[c] += kv($0, "result") == "PASS"
 	l2[c] += kv($0, "inl2") == 1
+	smm[c] += kv($0, "insmm") == 1
 	d = kv($0, "downtime")
 	if (d ~ /^[0-9]+$/) {
 		add(dt, c, d)
@@ -89,7 +90,9 @@ END {
 			pass[c] "/" n[c], l2[c] "/" n[c], spread(dt, c, "%d"),
 			spread(ratio, c, "%.2f"), u
 		tl2 += l2[c]
+		tsmm += smm[c]
 		tn += n[c]
 	}
-	printf "%d runs; stops in L2: %d of %d\n", runs, tl2, tn
+	printf "%d runs; stops in L2: %d of %d (in SMM entered from L2: %d)\n",
+		runs, tl2, tn, tsmm
 }

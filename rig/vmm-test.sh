@@ -14,10 +14,14 @@
 #   mixed     the file saved under one module set restored under another:
 #             stock->eager, stock->legacy, eager->stock, legacy->stock
 #             (needs file)
+#   smi       precopy with the payload's smi=1: every L2 iteration sends
+#             itself an SMI, which the firmware's handler RSMs back into L2
 #
 # The payload must then pass (exit status 33).  One line per cell:
-#   VMM-RESULT mode=<m> scenario=<s> result=PASS|FAIL inl2=<0|1> tries=<n>
+#   VMM-RESULT mode=<m> scenario=<s> result=PASS|FAIL inl2=<0|1>
+#              insmm=<0|1> (the stop was in SMM, entered from L2) tries=<n>
 #              rc=<payload exit> downtime=<ms|-> iters=<saved>-><at end>
+#              smi=<SMI round trips of the payload: saved->at end>
 #              pages="<debugfs nested_state_pages of the destination>"
 #              faults="<where the destination's userfaults were taken>"
 #              tp="<kvm_nested_state_pages events of the destination>"
@@ -56,10 +60,10 @@ vmm_qemu()
 	# Appending: vmm_mon truncates the log under the running reader.
 	cat "$vq_d/mon.out" >>"$vq_d/mon.log" &
 	echo $! >"$vq_d/cat.pid"
-	qemu-system-x86_64 -accel kvm -cpu host -machine pc -smp 1 -m 64 \
+	qemu-system-x86_64 -accel kvm -cpu host -machine pc,smm=on -smp 1 -m 64 \
 		-no-user-config -nodefaults -display none -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-kernel "$PAYLOAD" -append "$VMM_APPEND" \
+		-kernel "$PAYLOAD" -append "$VMM_APPEND${VMM_CELL_APPEND:+ $VMM_CELL_APPEND}" \
 		-serial "file:$vq_d/serial.log" \
 		-chardev "pipe,id=mon,path=$vq_d/mon" \
 		-mon chardev=mon,mode=readline "$@" \
@@ -159,10 +163,15 @@ vmm_migrated()
 }
 
 # vmm_rip_in_l2 NAME: 0 if the (stopped) vCPU's RIP is in L2's code, whose
-# range the payload printed.
+# range the payload printed, or if it is in SMM (only L2 sends SMIs; sets
+# insmm).
 vmm_rip_in_l2()
 {
 	vmm_mon "$1" "info registers"
+	if grep -q 'SMM=1' "$VMMD/$1/out"; then
+		insmm=1
+		return 0
+	fi
 	vr_rip=$(sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' "$VMMD/$1/out" | head -n 1)
 	vr_range=$(sed -n 's/.*l2_rip=\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\).*/\1 \2/p' \
 		"$VMMD/$1/serial.log" | head -n 1)
@@ -178,6 +187,7 @@ vmm_stop_in_l2()
 {
 	vs_n=0
 	inl2=0
+	insmm=0
 	while :; do
 		vmm_mon "$1" stop
 		vmm_rip_in_l2 "$1" && inl2=1 && return 0
@@ -198,6 +208,13 @@ vmm_running()
 vmm_iter()
 {
 	sed -n 's/^L1PAYLOAD [a-z]* iter=\([0-9]*\).*/\1/p' \
+		"$VMMD/$1/serial.log" | tail -n 1
+}
+
+# vmm_smi NAME: the SMI round trips of the payload's last progress line.
+vmm_smi()
+{
+	sed -n 's/^L1PAYLOAD [a-z]* iter=.* smi=\([0-9]*\).*/\1/p' \
 		"$VMMD/$1/serial.log" | tail -n 1
 }
 
@@ -316,6 +333,7 @@ vmm_finish()
 	rc=$?
 	vmm_quit "$1"
 	after=$(vmm_iter "$1")
+	smi_after=$(vmm_smi "$1")
 	if ! grep -q 'RESULT=PASS' "$vf_d/serial.log" || [ "$rc" != 33 ]; then
 		why="${why:-$(grep -m1 -E 'RESULT=|exception' "$vf_d/serial.log" ||
 			echo "payload rc=$rc, no verdict")}"
@@ -328,7 +346,7 @@ vmm_result()
 {
 	vr_res=PASS
 	[ -n "$why" ] && vr_res=FAIL
-	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} pages=\"$pages\" faults=\"$faults\" tp=\"$tp\" why=\"$why\""
+	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 insmm=${insmm:-0} tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} smi=${smi_before:-0}->${smi_after:-0} pages=\"$pages\" faults=\"$faults\" tp=\"$tp\" why=\"$why\""
 	kmark "vmm end mode=$1 scenario=$2 result=$vr_res"
 	kmsg_dump "mode=$1 test=vmm-$2"
 }
@@ -351,11 +369,13 @@ vmm_src_done()
 	postreq=$(vmm_field "$1" "postcopy request count")
 	if [ "$3" = live ]; then
 		inl2=0
+		insmm=0
 		if vmm_rip_in_l2 "$1"; then
 			inl2=1
 		fi
 	fi
 	before=$(vmm_iter "$1")
+	smi_before=$(vmm_smi "$1")
 	vmm_quit "$1"
 }
 
@@ -413,6 +433,14 @@ vmm_live_finish()
 	[ -z "$vl_why" ] || why="${why:+$why; }$vl_why"
 }
 
+# precopy with an SMI from L2 every iteration
+attempt_smi()
+{
+	VMM_CELL_APPEND=smi=1
+	attempt_precopy "$1"
+	VMM_CELL_APPEND=
+}
+
 attempt_postcopy()
 {
 	PORT=$((PORT + 1))
@@ -448,6 +476,9 @@ vmm_cell()
 	while :; do
 		why=
 		inl2=0
+		insmm=0
+		smi_before=
+		smi_after=
 		rc=-
 		downtime=
 		before=
@@ -461,6 +492,7 @@ vmm_cell()
 		case $2 in
 		mixed-from-*)
 			inl2=$(cat "$3.inl2" 2>/dev/null || echo 0)
+			insmm=$(cat "$3.insmm" 2>/dev/null || echo 0)
 			before=$(cat "$3.iter" 2>/dev/null || echo 0)
 			vmm_restore "$1-$2" "$3"
 			;;
@@ -476,6 +508,7 @@ vmm_cell()
 	if [ "$2" = file ] && [ -z "$why" ]; then
 		# kept for the mixed cells
 		echo "$inl2" >"$VMMD/$1.state.inl2"
+		echo "$insmm" >"$VMMD/$1.state.insmm"
 		echo "$before" >"$VMMD/$1.state.iter"
 	fi
 	vmm_result "$1" "$2"
@@ -515,7 +548,7 @@ vmm_main()
 	# precopy and postcopy go over 127.0.0.1
 	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 	vmm_trace_setup
-	: "${VMM_SCENARIOS:=file precopy postcopy mixed}"
+	: "${VMM_SCENARIOS:=file precopy postcopy mixed smi}"
 	echo "VMM-START qemu=\"$(qemu-system-x86_64 --version | head -n 1)\" scenarios=\"$VMM_SCENARIOS\" append=\"$VMM_APPEND\""
 	step "load stock"
 	load_set stock || return 1

@@ -9,7 +9,7 @@
 # legacy mode, then across module sets (stock <-> ours).  Prints a table
 # and "N passed, N failed".
 #
-#   --scenarios "A B"  of file precopy postcopy mixed (default: all four;
+#   --scenarios "A B"  of file precopy postcopy mixed smi (default: all;
 #                      mixed needs file)
 #   --append "ARGS"    payload command line (default in rig/vmm-test.sh)
 #   --ours-dir DIR     our modules (default build/kvm/KVER)
@@ -53,8 +53,8 @@ check_tools()
 	done
 	for ct_s in $SCENARIOS; do
 		case $ct_s in
-		file | precopy | postcopy | mixed) ;;
-		*) die "unknown scenario $ct_s (file, precopy, postcopy, mixed)" ;;
+		file | precopy | postcopy | mixed | smi) ;;
+		*) die "unknown scenario $ct_s (file, precopy, postcopy, mixed, smi)" ;;
 		esac
 	done
 	case " $SCENARIOS " in
