@@ -9,6 +9,7 @@
 # build/rig/selfcheck/, so build/kvm/ is left alone), run the harness with
 # them, and check that the run fails the way the expectation says.
 #   --scenarios "A B"  with --vmm: the scenarios of vmtest-vmm (default: all)
+# See docs/rig.md ("Rig self-check: mutants").
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -23,12 +24,12 @@ while [ $# -gt 0 ]; do
 	--vmx) VMX=--vmx ;;
 	--vmm) HARNESS=vmm ;;
 	--scenarios) SCENARIOS=$2 && shift ;;
-	-*) rig_usage set ;;
+	-*) rig_usage See ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || rig_usage set
+[ $# -eq 1 ] || rig_usage See
 KVER=$1
 SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
 PDIR=$RIG/mutants/$SERIES

@@ -5,9 +5,9 @@
 # kernel KVER under QEMU TCG (SVM), with the host's qemu-system-x86_64 and
 # the L1 payload of selftests/l1 in the initramfs; in the guest, that QEMU
 # runs the payload with -accel kvm and migrates it while L2 runs (file,
-# precopy, postcopy), first on the stock modules, then on ours in eager and
-# legacy mode, then across module sets (stock <-> ours).  Prints a table
-# and "N passed, N failed".
+# precopy, postcopy; smi: precopy with SMIs from L2), first on the stock
+# modules, then on ours in eager and legacy mode, then across module sets
+# (stock <-> ours).  Prints a table and "N passed, N failed".
 #
 #   --scenarios "A B"  of file precopy postcopy mixed smi (default: all;
 #                      mixed needs file)
