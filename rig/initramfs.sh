@@ -168,6 +168,7 @@ vmm_files()
 		"$ROOT/usr/lib/x86_64-linux-gnu/qemu/" 2>/dev/null || true
 	cp "$RIG_VMM_PAYLOAD" "$ROOT/lib/rig/vmm/l1-svm.elf"
 	cp "$RIG/vmm-test.sh" "$ROOT/lib/rig/vmm/vmm-test.sh"
+	cp "$RIG/vmm-uffd.awk" "$ROOT/lib/rig/vmm/uffd.awk"
 	{
 		echo "VMM=1"
 		[ -z "${RIG_VMM_SCENARIOS:-}" ] || echo "VMM_SCENARIOS=\"$RIG_VMM_SCENARIOS\""

@@ -1,13 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# rig/selfcheck.sh [--vmx] KVER [NNNN...]: the rig self-check.  For each mutant in
-# rig/mutants/<series>/, build our modules with that mutant on top
-# of patches/<series>/ (in a separate build tree, build/rig/selfcheck/, so
-# build/kvm/ is left alone), run vmtest with them, and check that the run
-# fails the way rig/mutants/expectations says.  A mutant whose expectation
-# names the other rig (rig=svm or rig=vmx) is skipped; tests=a,b runs only
-# those tests.  NNNN... limits the run to those mutants.
+# rig/selfcheck.sh [--vmx | --vmm] KVER [NNNN...]: the rig self-check.  For each
+# mutant in rig/mutants/<series>/ whose line in rig/mutants/expectations
+# names the harness asked for (vmtest: make vmtest, or make vmtest-vmx with
+# --vmx; vmm: make vmtest-vmm with --vmm), build our modules with that
+# mutant on top of patches/<series>/ (in a separate build tree,
+# build/rig/selfcheck/, so build/kvm/ is left alone), run the harness with
+# them, and check that the run fails the way the expectation says.
+# After the harness, an expectation may carry rig=svm|vmx (the other rig
+# skips the mutant) and tests=a,b (vmtest runs only those tests).
+# NNNN... limits the run to those mutants.
+#   --scenarios "A B"  with --vmm: the scenarios of vmtest-vmm (default: all)
+# See docs/rig.md ("Rig self-check: mutants").
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -16,17 +21,26 @@ set -eu
 
 VMX=
 RIGNAME=svm
-if [ "${1:-}" = --vmx ]; then
-	VMX=--vmx
-	RIGNAME=vmx
+HARNESS=vmtest
+SCENARIOS=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--vmx) VMX=--vmx && RIGNAME=vmx ;;
+	--vmm) HARNESS=vmm ;;
+	--scenarios) SCENARIOS=$2 && shift ;;
+	-*) rig_usage See ;;
+	*) break ;;
+	esac
 	shift
-fi
-KVER=${1:?usage: rig/selfcheck.sh [--vmx] KVER [NNNN...]}
+done
+[ $# -ge 1 ] || rig_usage See
+KVER=$1
 shift
 ONLY=$*
 SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
 PDIR=$RIG/mutants/$SERIES
 [ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
+[ -z "$VMX" ] || [ "$HARNESS" = vmtest ] || die "--vmx and --vmm exclude each other"
 
 # A build tree sharing the caches of $BUILD but with its own kvm/.
 build_tree()
@@ -48,34 +62,52 @@ patch_dir()
 	basename "$2" >>"$1/series"
 }
 
-# check PATCH: 0 when vmtest with PATCH applied fails as expected.
+# expectation NUM: "HARNESS REGEX" of mutant NUM in rig/mutants/expectations.
+expectation()
+{
+	awk -v n="$1" '$1 == n { sub(/^[^\t ]+[\t ]+/, ""); print; exit }' \
+		"$RIG/mutants/expectations"
+}
+
+# harness OURS_DIR OUT: run the harness with our modules from OURS_DIR,
+# its output to OUT; its exit status.
+harness()
+{
+	if [ "$HARNESS" = vmm ]; then
+		"$RIG/vmm.sh" ${SCENARIOS:+--scenarios "$SCENARIOS"} \
+			--ours-dir "$1" "$KVER" >"$2" 2>&1
+	else
+		# shellcheck disable=SC2086 # VMX is empty or one word
+		"$RIG/vmtest.sh" $VMX ${ck_tests:+--tests "$ck_tests"} \
+			--ours-dir "$1" "$KVER" >"$2" 2>&1
+	fi
+}
+
+# check PATCH: 0 when the harness with PATCH applied fails as expected;
+# 2 when PATCH is a mutant of another harness.
 check()
 {
 	ck_name=$(basename "$1" .patch)
 	ck_num=${ck_name%%-*}
-	ck_re=$(awk -v n="$ck_num" '$1 == n { sub(/^[^\t ]+[\t ]+/, ""); print; exit }' \
-		"$RIG/mutants/expectations")
-	[ -n "$ck_re" ] || die "no expectation for $ck_name in mutants/expectations"
+	ck_exp=$(expectation "$ck_num")
+	[ -n "$ck_exp" ] || die "no expectation for $ck_name in mutants/expectations"
+	[ "${ck_exp%%[	 ]*}" = "$HARNESS" ] || return 2
+	ck_re=$(echo "$ck_exp" | sed 's/^[^\t ]*[\t ]*//')
 	ck_tests=
 	while :; do
-		case $ck_re in
+		ck_kv=${ck_re%%[ 	]*}
+		case $ck_kv in
 		rig=*)
-			ck_rig=${ck_re%%[ 	]*}
-			ck_re=${ck_re#"$ck_rig"}
-			ck_re=${ck_re#"${ck_re%%[! 	]*}"}
-			[ "${ck_rig#rig=}" = "$RIGNAME" ] || {
-				echo "RIG-SELFCHECK $ck_name skipped (for the ${ck_rig#rig=} rig)"
+			[ "${ck_kv#rig=}" = "$RIGNAME" ] || {
+				echo "RIG-SELFCHECK $ck_name skipped (for the ${ck_kv#rig=} rig)"
 				return 2
 			}
 			;;
-		tests=*)
-			ck_tests=${ck_re%%[ 	]*}
-			ck_re=${ck_re#"$ck_tests"}
-			ck_re=${ck_re#"${ck_re%%[! 	]*}"}
-			ck_tests=$(echo "${ck_tests#tests=}" | tr , ' ')
-			;;
+		tests=*) ck_tests=$(echo "${ck_kv#tests=}" | tr , ' ') ;;
 		*) break ;;
 		esac
+		ck_re=${ck_re#"$ck_kv"}
+		ck_re=${ck_re#"${ck_re%%[! 	]*}"}
 	done
 	ck_w=$RIGB/selfcheck/$KVER/$ck_num
 	build_tree "$ck_w/build"
@@ -87,22 +119,20 @@ check()
 		echo "RIG-SELFCHECK $ck_name FAIL (does not build)"
 		return 1
 	}
-	say "selfcheck $ck_name: vmtest, expecting failure and /$ck_re/"
+	say "selfcheck $ck_name: $HARNESS, expecting failure and /$ck_re/"
+	ck_out=$ck_w/$HARNESS.out
 	ck_rc=0
-	# shellcheck disable=SC2086 # VMX is empty or one word
-	"$RIG/vmtest.sh" $VMX ${ck_tests:+--tests "$ck_tests"} \
-		--ours-dir "$ck_w/build/kvm/$KVER" "$KVER" \
-		>"$ck_w/vmtest.out" 2>&1 || ck_rc=$?
-	sed -n '/^== /,$p' "$ck_w/vmtest.out"
+	harness "$ck_w/build/kvm/$KVER" "$ck_out" || ck_rc=$?
+	sed -n '/^== /,$p' "$ck_out"
 	if [ "$ck_rc" -eq 0 ]; then
-		echo "RIG-SELFCHECK $ck_name FAIL (vmtest passed)"
+		echo "RIG-SELFCHECK $ck_name FAIL ($HARNESS passed)"
 		return 1
 	fi
-	if ! grep -E -q "$ck_re" "$ck_w/vmtest.out"; then
-		echo "RIG-SELFCHECK $ck_name FAIL (vmtest failed, but no line matches /$ck_re/)"
+	if ! grep -E -q "$ck_re" "$ck_out"; then
+		echo "RIG-SELFCHECK $ck_name FAIL ($HARNESS failed, but no line matches /$ck_re/)"
 		return 1
 	fi
-	echo "RIG-SELFCHECK $ck_name ok: vmtest failed with: $(grep -E -m1 "$ck_re" "$ck_w/vmtest.out")"
+	echo "RIG-SELFCHECK $ck_name ok: $HARNESS failed with: $(grep -E -m1 "$ck_re" "$ck_out")"
 }
 
 npass=0
@@ -119,5 +149,6 @@ for p in "$PDIR"/*.patch; do
 	*) nfail=$((nfail + 1)) ;;
 	esac
 done
+[ $((npass + nfail)) -gt 0 ] || die "no $HARNESS mutant for $SERIES in rig/mutants/"
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]

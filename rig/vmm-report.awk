@@ -1,47 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# awk -f rig/vmm-report.awk [-v title=...] [-v hostnote=...] LOG
+# rig_awk vmm-report.awk [-v title=...] [-v hostnote=...] LOG
+# (that is, after rig/log.awk, with the splat ignore list)
 #
 # The table of the real-VMM test (rig/vmm.sh, rig/vmm-test.sh) from the
 # serial log: one row per scenario, one column per destination module set,
 # each cell "PASS|FAIL" with "L2" when the saved vCPU was in guest mode (L1
 # when it was not) and the downtime QEMU reported, as a ratio against the
 # stock cell of the same row; then the nested_state_pages counters of each
-# cell and the failures.  Failed: a cell that failed, a splat in the kernel
-# log (attributed to the cell that ran), a run that did not reach RIG-END or
-# a module set that did not load.  Last line: "N passed, N failed".
-
-function val(s, k,    i, r) {
-	i = index(s, " " k "=")
-	if (!i)
-		return ""
-	r = substr(s, i + length(k) + 2)
-	if (substr(r, 1, 1) == "\"") {
-		r = substr(r, 2)
-		return substr(r, 1, index(r, "\"") - 1)
-	}
-	sub(/ .*/, "", r)
-	return r
-}
+# cell, where the destination's postcopy faults were served (inside
+# KVM_SET_NESTED_STATE or at KVM_RUN) and the failures.  Failed: a cell
+# that failed, a splat in the kernel log (attributed to the cell that ran),
+# a run that did not reach RIG-END or a module set that did not load.
+# Last line: "N passed, N failed".
 
 BEGIN {
-	splat_re = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
-		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
-		"possible (recursive|circular) locking|inconsistent lock state|Kernel panic"
 	nmodes = split("stock eager legacy", modes, " ")
 	cur = "boot"
 }
 
-{ sub(/\r$/, "") }
-
-/VMM-START / { started = 1; qemu = val($0, "qemu") }
+/VMM-START / { started = 1; qemu = kv($0, "qemu") }
 /RIG-END/ { ended = 1 }
 /RIG-MODULES .*status=fail/ { modfail[++nmodfail] = $0 }
 
 /kvm-rig: vmm begin / {
 	line = $0
 	sub(/.*kvm-rig: vmm begin /, " ", line)
-	cur = val(line, "mode") " " val(line, "scenario")
+	cur = kv(line, "mode") " " kv(line, "scenario")
 }
 /kvm-rig: step / {
 	line = $0
@@ -49,25 +34,44 @@ BEGIN {
 	cur = "step " line
 }
 
-/^\[ *[0-9]+\.[0-9]+\]/ && !/kvm-rig: / && $0 ~ splat_re {
-	if (!(cur in splat))
+is_splat($0) {
+	if (ignored($0)) {
+		if (!(cur in ign))
+			ign[cur] = $0
+	} else if (!(cur in splat)) {
 		splat[cur] = $0
+	}
 }
 
 /^VMM-RESULT / {
-	m = val($0, "mode")
-	s = val($0, "scenario")
+	m = kv($0, "mode")
+	s = kv($0, "scenario")
 	if (!(s in sseen)) {
 		sseen[s] = 1
 		scen[++nscen] = s
 	}
-	res[s, m] = val($0, "result")
-	inl2[s, m] = val($0, "inl2")
-	dt[s, m] = val($0, "downtime")
-	iters[s, m] = val($0, "iters")
-	tries[s, m] = val($0, "tries")
-	pages[s, m] = val($0, "pages")
-	why[s, m] = val($0, "why")
+	res[s, m] = kv($0, "result")
+	inl2[s, m] = kv($0, "inl2")
+	insmm[s, m] = kv($0, "insmm")
+	smi[s, m] = kv($0, "smi")
+	dt[s, m] = kv($0, "downtime")
+	iters[s, m] = kv($0, "iters")
+	tries[s, m] = kv($0, "tries")
+	pages[s, m] = kv($0, "pages")
+	why[s, m] = kv($0, "why")
+	faults[s, m] = kv($0, "faults")
+	tp[s, m] = kv($0, "tp")
+}
+
+# "setns:1,request:0,run:5,other:2" -> where the nested pages' faults went.
+function where(f,    n, a, i, kvpair, c) {
+	n = split(f, a, ",")
+	for (i = 1; i <= n; i++) {
+		split(a[i], kvpair, ":")
+		c[kvpair[1]] = kvpair[2]
+	}
+	return sprintf("%d in KVM_SET_NESTED_STATE, %d in the nested state pages request at KVM_RUN, %d other in KVM_RUN, %d in QEMU",
+		       c["setns"], c["request"], c["run"], c["other"])
 }
 
 function cell(s, m,    c, r) {
@@ -76,7 +80,7 @@ function cell(s, m,    c, r) {
 	c = res[s, m]
 	if ((m " " s) in splat)
 		c = "FAIL(splat)"
-	c = c " " (inl2[s, m] == 1 ? "L2" : "L1")
+	c = c " " (insmm[s, m] == 1 ? "SMM" : inl2[s, m] == 1 ? "L2" : "L1")
 	if (dt[s, m] != "" && dt[s, m] != "-") {
 		c = c " " dt[s, m] "ms"
 		if (m != "stock" && ((s, "stock") in dt) && dt[s, "stock"] + 0 > 0)
@@ -110,8 +114,15 @@ END {
 				continue
 			cells++
 			l2 += inl2[s, m] == 1
+			smm += insmm[s, m] == 1
 			printf "%s/%s: payload iterations (saved->end) %s, tries %s, nested_state_pages: %s\n",
 				s, m, iters[s, m], tries[s, m], pages[s, m]
+			if (smi[s, m] != "" && smi[s, m] != "0->0")
+				printf "  %s/%s SMI round trips from L2 (saved->end): %s\n",
+					s, m, smi[s, m]
+			if (faults[s, m] != "" && faults[s, m] != "-")
+				printf "  %s/%s userfaults: %s; nested state pages: %s\n",
+					s, m, where(faults[s, m]), tp[s, m]
 			if (res[s, m] == "PASS" && !((m " " s) in splat)) {
 				passed++
 				continue
@@ -121,13 +132,15 @@ END {
 				printf "  FAILED %s/%s: %s\n", s, m, why[s, m]
 		}
 	}
-	printf "stops in L2: %d of %d\n", l2, cells
+	printf "stops in L2: %d of %d (in SMM entered from L2: %d)\n", l2, cells, smm
 	for (w in splat) {
 		printf "splat during %s: %s\n", w, splat[w]
 		split(w, wm, " ")
 		if (!((wm[2], wm[1]) in res))
 			failed++
 	}
+	for (w in ign)
+		printf "ignored (rig/splat-ignore) during %s: %s\n", w, ign[w]
 	for (i = 1; i <= nmodfail; i++) {
 		print "module load failed: " modfail[i]
 		failed++

@@ -13,12 +13,25 @@
 #             max-bandwidth and max-postcopy-bandwidth throttled
 #   mixed     the file saved under one module set restored under another:
 #             stock->eager, stock->legacy, eager->stock, legacy->stock
+#             (needs file)
+#   smi       precopy with the payload's smi=1: every L2 iteration sends
+#             itself an SMI, which the firmware's handler RSMs back into L2
 #
 # The payload must then pass (exit status 33).  One line per cell:
-#   VMM-RESULT mode=<m> scenario=<s> result=PASS|FAIL inl2=<0|1> tries=<n>
+#   VMM-RESULT mode=<m> scenario=<s> result=PASS|FAIL inl2=<0|1>
+#              insmm=<0|1> (the stop was in SMM, entered from L2) tries=<n>
 #              rc=<payload exit> downtime=<ms|-> iters=<saved>-><at end>
+#              smi=<SMI round trips of the payload: saved->at end>
 #              pages="<debugfs nested_state_pages of the destination>"
+#              faults="<where the destination's userfaults were taken>"
+#              tp="<kvm_nested_state_pages events of the destination>"
 #              why="<first failure>"
+# faults counts the destination's userfaultfd faults (postcopy: the pages
+# still on the source) by the kernel stack they were taken on, from a
+# kprobe on handle_userfault with a stacktrace trigger: setns (inside
+# KVM_SET_NESTED_STATE), request (the deferred nested state pages request,
+# at KVM_RUN), run (other faults in KVM_RUN: guest memory), other (QEMU's
+# own accesses); tp counts the tracepoint's reasons (ours only).
 # mode is the destination's module set (stock, eager, legacy); for mixed
 # cells the scenario says where the state came from (mixed-from-stock...).
 # shellcheck shell=sh
@@ -44,12 +57,13 @@ vmm_qemu()
 	rm -rf "$vq_d"
 	mkdir -p "$vq_d"
 	mkfifo "$vq_d/mon.in" "$vq_d/mon.out"
-	cat "$vq_d/mon.out" >"$vq_d/mon.log" &
+	# Appending: vmm_mon truncates the log under the running reader.
+	cat "$vq_d/mon.out" >>"$vq_d/mon.log" &
 	echo $! >"$vq_d/cat.pid"
-	qemu-system-x86_64 -accel kvm -cpu host -machine pc -smp 1 -m 64 \
+	qemu-system-x86_64 -accel kvm -cpu host -machine pc,smm=on -smp 1 -m 64 \
 		-no-user-config -nodefaults -display none -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-kernel "$PAYLOAD" -append "$VMM_APPEND" \
+		-kernel "$PAYLOAD" -append "$VMM_APPEND${VMM_CELL_APPEND:+ $VMM_CELL_APPEND}" \
 		-serial "file:$vq_d/serial.log" \
 		-chardev "pipe,id=mon,path=$vq_d/mon" \
 		-mon chardev=mon,mode=readline "$@" \
@@ -88,13 +102,27 @@ vmm_count()
 	grep -c -F "$2" "$1" 2>/dev/null || true
 }
 
-# vmm_mon NAME CMD: run a monitor command, its output in $VMMD/NAME/out.
+# vmm_mon NAME CMD: run a monitor command (or several, one a line), its
+# output in $VMMD/NAME/out.
+# Opening the monitor's FIFO blocks until QEMU reads it: when QEMU is gone
+# (a payload that failed exits it), the command is dropped.
 vmm_mon()
 {
 	vm_d=$VMMD/$1
 	: >"$vm_d/mon.log"
-	echo "$2" >"$vm_d/mon.in"
-	vmm_wait_file "$vm_d/mon.log" '(qemu)' 60 || true
+	: >"$vm_d/out"
+	kill -0 "$(cat "$vm_d/pid")" 2>/dev/null || return 0
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	timeout 10 sh -c 'echo "$1" >"$2"' vmm_mon "$2" "$vm_d/mon.in" ||
+		return 0
+	# one prompt per command line
+	vm_want=$(printf '%s\n' "$2" | wc -l)
+	vm_i=0
+	while [ "$(grep -o -F '(qemu)' "$vm_d/mon.log" | wc -l)" -lt "$vm_want" ]; do
+		[ "$vm_i" -ge 300 ] && break
+		sleep 0.2
+		vm_i=$((vm_i + 1))
+	done
 	tr -d '\r' <"$vm_d/mon.log" >"$vm_d/out"
 }
 
@@ -104,16 +132,30 @@ vmm_field()
 	sed -n "s/^$2: *//p" "$VMMD/$1/out" | head -n 1
 }
 
-# vmm_migrated NAME SECS: wait for the migration of NAME (either side) to
-# end; prints its status.
+# vmm_alive NAME: the QEMU of NAME still runs.
+vmm_alive()
+{
+	kill -0 "$(cat "$VMMD/$1/pid")" 2>/dev/null
+}
+
+# vmm_migrated NAME SECS [PEER]: wait for the migration of NAME (either
+# side) to end; prints its status.  It has ended, too, when NAME's QEMU or
+# the PEER QEMU (a live migration's destination: a payload that failed
+# exits it) is gone, and when a postcopy migration paused (its destination
+# went away).
 vmm_migrated()
 {
 	vd_n=0
 	while :; do
+		vmm_alive "$1" || { vd_s="QEMU exited"; break; }
+		if [ -n "${3:-}" ] && ! vmm_alive "$3"; then
+			vd_s="destination QEMU exited"
+			break
+		fi
 		vmm_mon "$1" "info migrate"
 		vd_s=$(vmm_field "$1" "Migration status")
 		case $vd_s in
-		completed | failed* | cancelled*) break ;;
+		completed | failed* | cancelled* | postcopy-paused) break ;;
 		"")
 			# the destination has nothing to say until it starts
 			vmm_mon "$1" "info status"
@@ -129,10 +171,15 @@ vmm_migrated()
 }
 
 # vmm_rip_in_l2 NAME: 0 if the (stopped) vCPU's RIP is in L2's code, whose
-# range the payload printed.
+# range the payload printed, or if it is in SMM (only L2 sends SMIs; sets
+# insmm).
 vmm_rip_in_l2()
 {
 	vmm_mon "$1" "info registers"
+	if grep -q 'SMM=1' "$VMMD/$1/out"; then
+		insmm=1
+		return 0
+	fi
 	vr_rip=$(sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' "$VMMD/$1/out" | head -n 1)
 	vr_range=$(sed -n 's/.*l2_rip=\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\).*/\1 \2/p' \
 		"$VMMD/$1/serial.log" | head -n 1)
@@ -148,6 +195,7 @@ vmm_stop_in_l2()
 {
 	vs_n=0
 	inl2=0
+	insmm=0
 	while :; do
 		vmm_mon "$1" stop
 		vmm_rip_in_l2 "$1" && inl2=1 && return 0
@@ -171,6 +219,13 @@ vmm_iter()
 		"$VMMD/$1/serial.log" | tail -n 1
 }
 
+# vmm_smi NAME: the SMI round trips of the payload's last progress line.
+vmm_smi()
+{
+	sed -n 's/^L1PAYLOAD [a-z]* iter=.* smi=\([0-9]*\).*/\1/p' \
+		"$VMMD/$1/serial.log" | tail -n 1
+}
+
 # vmm_pages NAME: the destination VM's nested_state_pages counters (ours).
 vmm_pages()
 {
@@ -183,13 +238,70 @@ vmm_pages()
 	echo "-"
 }
 
+TRACE=/sys/kernel/tracing
+
+# vmm_trace_setup: tracefs, and a kprobe on handle_userfault whose every
+# hit records its kernel stack.  VMM_TRACE=1 when that works.
+vmm_trace_setup()
+{
+	VMM_TRACE=0
+	[ -d "$TRACE/events" ] || mount -t tracefs nodev "$TRACE" 2>/dev/null ||
+		return 0
+	echo 'p:kvmrig/uffd handle_userfault' >>"$TRACE/kprobe_events" 2>/dev/null ||
+		return 0
+	echo stacktrace >"$TRACE/events/kvmrig/uffd/trigger" 2>/dev/null || return 0
+	echo 4096 >"$TRACE/buffer_size_kb"
+	VMM_TRACE=1
+}
+
+# vmm_trace_events 0|1: the kprobe and, with our modules, the
+# kvm_nested_state_pages tracepoint, less its successful nested VMRUNs
+# (reason 2, vmentry: one per L2 iteration).
+vmm_trace_events()
+{
+	vt_tp=$TRACE/events/kvm/kvm_nested_state_pages
+	if [ -e "$vt_tp/enable" ]; then
+		[ "$1" = 0 ] || echo 'reason != 2 || result != 0' >"$vt_tp/filter"
+		echo "$1" >"$vt_tp/enable"
+	fi
+	echo "$1" >"$TRACE/events/kvmrig/uffd/enable"
+}
+
+# vmm_trace_on: start tracing with an empty buffer.
+vmm_trace_on()
+{
+	[ "$VMM_TRACE" = 1 ] || return 0
+	echo 0 >"$TRACE/tracing_on"
+	: >"$TRACE/trace"
+	vmm_trace_events 1
+	echo 1 >"$TRACE/tracing_on"
+}
+
+# vmm_trace_off FILE: stop tracing, keep the buffer in FILE and set faults
+# and tp from it.
+vmm_trace_off()
+{
+	faults=-
+	tp=-
+	[ "$VMM_TRACE" = 1 ] || return 0
+	echo 0 >"$TRACE/tracing_on"
+	vmm_trace_events 0
+	cat "$TRACE/trace" >"$1"
+	: >"$TRACE/trace"
+	# shellcheck disable=SC2046 # two words
+	set -- $(awk -f /lib/rig/vmm/uffd.awk "$1")
+	faults=${1:--}
+	tp=${2:--}
+}
+
 # vmm_quit NAME: quit QEMU (if still there) and its monitor reader.
 vmm_quit()
 {
 	vq_d=$VMMD/$1
 	vq_pid=$(cat "$vq_d/pid")
 	if kill -0 "$vq_pid" 2>/dev/null; then
-		echo quit >"$vq_d/mon.in" 2>/dev/null
+		# shellcheck disable=SC2016 # expanded by the inner sh
+		timeout 10 sh -c 'echo quit >"$1"' vmm_quit "$vq_d/mon.in" 2>/dev/null
 		sleep 1
 		kill -KILL "$vq_pid" 2>/dev/null
 	fi
@@ -229,6 +341,7 @@ vmm_finish()
 	rc=$?
 	vmm_quit "$1"
 	after=$(vmm_iter "$1")
+	smi_after=$(vmm_smi "$1")
 	if ! grep -q 'RESULT=PASS' "$vf_d/serial.log" || [ "$rc" != 33 ]; then
 		why="${why:-$(grep -m1 -E 'RESULT=|exception' "$vf_d/serial.log" ||
 			echo "payload rc=$rc, no verdict")}"
@@ -241,7 +354,7 @@ vmm_result()
 {
 	vr_res=PASS
 	[ -n "$why" ] && vr_res=FAIL
-	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} pages=\"$pages\" why=\"$why\""
+	echo "VMM-RESULT mode=$1 scenario=$2 result=$vr_res inl2=$inl2 insmm=${insmm:-0} tries=$tries rc=$rc downtime=${downtime:--} iters=${before:-0}->${after:-0} smi=${smi_before:-0}->${smi_after:-0} pages=\"$pages\" faults=\"$faults\" tp=\"$tp\" why=\"$why\""
 	kmark "vmm end mode=$1 scenario=$2 result=$vr_res"
 	kmsg_dump "mode=$1 test=vmm-$2"
 }
@@ -264,11 +377,13 @@ vmm_src_done()
 	postreq=$(vmm_field "$1" "postcopy request count")
 	if [ "$3" = live ]; then
 		inl2=0
+		insmm=0
 		if vmm_rip_in_l2 "$1"; then
 			inl2=1
 		fi
 	fi
 	before=$(vmm_iter "$1")
+	smi_before=$(vmm_smi "$1")
 	vmm_quit "$1"
 }
 
@@ -312,9 +427,26 @@ attempt_precopy()
 	vmm_source "$1-src" || return 0
 	vmm_dest "$1-dst" || return 0
 	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
-	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 300)" live
-	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
-	vmm_finish "$1-dst"
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 300 "$1-dst")" live
+	vmm_live_finish "$1-dst"
+}
+
+# vmm_live_finish NAME: finish the destination of a live migration; when
+# the migration failed, the payload's verdict (if any) comes first.
+vmm_live_finish()
+{
+	vl_why=$why
+	why=
+	vmm_finish "$1"
+	[ -z "$vl_why" ] || why="${why:+$why; }$vl_why"
+}
+
+# precopy with an SMI from L2 every iteration
+attempt_smi()
+{
+	VMM_CELL_APPEND=smi=1
+	attempt_precopy "$1"
+	VMM_CELL_APPEND=
 }
 
 attempt_postcopy()
@@ -324,39 +456,63 @@ attempt_postcopy()
 	vmm_dest "$1-dst" || return 0
 	vmm_mon "$1-dst" "migrate_set_capability postcopy-ram on"
 	vmm_mon "$1-src" "migrate_set_capability postcopy-ram on"
-	vmm_mon "$1-src" "migrate_set_parameter max-bandwidth 65536"
-	vmm_mon "$1-src" "migrate_set_parameter max-postcopy-bandwidth 262144"
-	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT"
-	vmm_mon "$1-src" "migrate_start_postcopy"
-	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600)" live
-	[ -n "$why" ] && { vmm_quit "$1-dst"; return 0; }
-	vmm_finish "$1-dst"
+	# HMP reads a bare max-bandwidth as MiB/s (max-postcopy-bandwidth as
+	# bytes/s): say the unit.
+	vmm_mon "$1-src" "migrate_set_parameter max-bandwidth 64k"
+	vmm_mon "$1-src" "migrate_set_parameter max-postcopy-bandwidth 256k"
+	# In one write: a monitor round trip under a loaded emulator can take
+	# seconds, enough for the precopy phase to send L1's working set.
+	vmm_mon "$1-src" "migrate -d tcp:127.0.0.1:$PORT
+migrate_start_postcopy"
+	vmm_src_done "$1-src" "$(vmm_migrated "$1-src" 600 "$1-dst")" live
+	vmm_live_finish "$1-dst"
 	pages="$pages postcopy_requests:${postreq:--}"
 }
 
+# vmm_no_postcopy SCENARIO: true for a postcopy cell whose destination
+# took no userfault: it did not migrate in postcopy (the source sent every
+# page the destination touched before the switch).
+vmm_no_postcopy()
+{
+	[ "$1" = postcopy ] && [ -z "$why" ] && [ "$VMM_TRACE" = 1 ] &&
+		[ "$faults" = - ]
+}
+
 # vmm_cell MODE SCENARIO [FILE]: run a cell, retrying when the stop did not
-# land in L2.
+# land in L2 or a postcopy cell did not run in postcopy.
 vmm_cell()
 {
 	tries=0
 	while :; do
 		why=
 		inl2=0
+		insmm=0
+		smi_before=
+		smi_after=
 		rc=-
 		downtime=
 		before=
 		after=
 		pages=-
+		faults=-
+		tp=-
 		tries=$((tries + 1))
 		kmark "vmm begin mode=$1 scenario=$2 try=$tries"
+		vmm_trace_on
 		case $2 in
 		mixed-from-*)
 			inl2=$(cat "$3.inl2" 2>/dev/null || echo 0)
+			insmm=$(cat "$3.insmm" 2>/dev/null || echo 0)
 			before=$(cat "$3.iter" 2>/dev/null || echo 0)
 			vmm_restore "$1-$2" "$3"
 			;;
 		*) "attempt_$2" "$1" ;;
 		esac
+		vmm_trace_off "$VMMD/$1-$2.trace"
+		if vmm_no_postcopy "$2"; then
+			[ "$tries" -lt "$VMM_L2_TRIES" ] && continue
+			why="no userfault on the destination in $tries tries: the migration never ran in postcopy"
+		fi
 		if [ "$inl2" = 1 ] || [ -n "$why" ] || [ "$tries" -ge "$VMM_L2_TRIES" ]; then
 			break
 		fi
@@ -365,24 +521,34 @@ vmm_cell()
 	if [ "$2" = file ] && [ -z "$why" ]; then
 		# kept for the mixed cells
 		echo "$inl2" >"$VMMD/$1.state.inl2"
+		echo "$insmm" >"$VMMD/$1.state.insmm"
 		echo "$before" >"$VMMD/$1.state.iter"
 	fi
 	vmm_result "$1" "$2"
+}
+
+# vmm_wants SCENARIO: SCENARIO is one of VMM_SCENARIOS.
+vmm_wants()
+{
+	case " $VMM_SCENARIOS " in *" $1 "*) return 0 ;; esac
+	return 1
 }
 
 vmm_mode()
 {
 	step "vmm mode $1"
 	for vm_s in $VMM_SCENARIOS; do
-		vmm_cell "$1" "$vm_s"
+		[ "$vm_s" = mixed ] || vmm_cell "$1" "$vm_s"
 	done
 }
 
+# vmm_mixed MODE FROM: restore the file state saved under FROM (mixed).
 vmm_mixed()
 {
+	vmm_wants mixed || return 0
 	[ -s "$VMMD/$2.state" ] || {
 		why="no state saved under $2"
-		tries=0 inl2=0 rc=- before='' after='' pages=- downtime=''
+		tries=0 inl2=0 rc=- before='' after='' pages=- downtime='' faults=- tp=-
 		vmm_result "$1" "mixed-from-$2"
 		return 0
 	}
@@ -394,7 +560,8 @@ vmm_main()
 	mkdir -p "$VMMD"
 	# precopy and postcopy go over 127.0.0.1
 	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
-	: "${VMM_SCENARIOS:=file precopy postcopy}"
+	vmm_trace_setup
+	: "${VMM_SCENARIOS:=file precopy postcopy mixed smi}"
 	echo "VMM-START qemu=\"$(qemu-system-x86_64 --version | head -n 1)\" scenarios=\"$VMM_SCENARIOS\" append=\"$VMM_APPEND\""
 	step "load stock"
 	load_set stock || return 1
@@ -410,6 +577,7 @@ vmm_main()
 	set_mode legacy || return 1
 	vmm_mode legacy
 	vmm_mixed legacy stock
+	vmm_wants mixed || return 0
 	step "reload stock"
 	unload_kvm || return 1
 	load_set stock || return 1

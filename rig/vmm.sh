@@ -5,13 +5,16 @@
 # kernel KVER under QEMU TCG (SVM), with the host's qemu-system-x86_64 and
 # the L1 payload of selftests/l1 in the initramfs; in the guest, that QEMU
 # runs the payload with -accel kvm and migrates it while L2 runs (file,
-# precopy, postcopy), first on the stock modules, then on ours in eager and
-# legacy mode, then across module sets (stock <-> ours).  Prints a table
-# and "N passed, N failed".
+# precopy, postcopy; smi: precopy with SMIs from L2), first on the stock
+# modules, then on ours in eager and legacy mode, then across module sets
+# (stock <-> ours).  Prints a table and "N passed, N failed".
 #
-#   --scenarios "A B"  of file precopy postcopy (default: all three)
+#   --scenarios "A B"  of file precopy postcopy mixed smi (default: all;
+#                      mixed needs file)
 #   --append "ARGS"    payload command line (default in rig/vmm-test.sh)
 #   --ours-dir DIR     our modules (default build/kvm/KVER)
+#   --repeat N         boot N times (one report each), then the statistics
+#                      over the N runs (rig/vmm-stats.awk); one verdict line
 # See docs/rig.md.
 set -eu
 
@@ -22,11 +25,13 @@ set -eu
 SCENARIOS=
 APPEND=
 OURS_DIR=
+REPEAT=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scenarios) SCENARIOS=$2 && shift ;;
 	--append) APPEND=$2 && shift ;;
 	--ours-dir) OURS_DIR=$2 && shift ;;
+	--repeat) REPEAT=$2 && shift ;;
 	-*) rig_usage See ;;
 	*) break ;;
 	esac
@@ -34,6 +39,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 1 ] || rig_usage See
 KVER=$1
+case $REPEAT in '' | *[!0-9]* | 0) die "--repeat takes a positive number" ;; esac
 series_of "$KVER" >/dev/null || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
 : "${OURS_DIR:=$BUILD/kvm/$KVER}"
 RUN=$RIGB/run/$KVER-vmm
@@ -47,10 +53,18 @@ check_tools()
 	done
 	for ct_s in $SCENARIOS; do
 		case $ct_s in
-		file | precopy | postcopy) ;;
-		*) die "unknown scenario $ct_s (file, precopy, postcopy)" ;;
+		file | precopy | postcopy | mixed | smi) ;;
+		*) die "unknown scenario $ct_s (file, precopy, postcopy, mixed, smi)" ;;
 		esac
 	done
+	case " $SCENARIOS " in
+	*" mixed "*)
+		case " $SCENARIOS " in
+		*" file "*) ;;
+		*) die "scenario mixed restores the states of scenario file: add file" ;;
+		esac
+		;;
+	esac
 }
 
 payload()
@@ -69,22 +83,54 @@ initramfs()
 		"$OURS_DIR" "$RUN/initramfs.gz"
 }
 
+# boot_once: one boot of the whole test; adds its counts to npass, nfail
+# and its log to LOGS.
+boot_once()
+{
+	bo_log=$LOGDIR/$KVER-vmm-$(date +%Y%m%d-%H%M%S).log
+	say "booting $KVER under QEMU TCG -cpu max with QEMU/KVM inside; serial log $bo_log"
+	bo_t0=$(now)
+	# Generous: about 13 cells of 20-60 s each; a hung guest goes quiet sooner.
+	"$RIG/boot-qemu.sh" "$VMLINUZ" "$RUN/initramfs.gz" "$bo_log" 3600 600
+	bo_t1=$(now)
+	ln -sf "$(basename "$bo_log")" "$LOGDIR/$KVER-vmm.log"
+	rig_awk vmm-report.awk \
+		-v title="== $KVER real VMM (QEMU/KVM in QEMU TCG, SVM; $((bo_t1 - bo_t0))s; log $bo_log)" \
+		-v hostnote="$(cat "$bo_log.host" 2>/dev/null)" "$bo_log" >"$bo_log.report" || true
+	cat "$bo_log.report"
+	bo_v=$(tail -n 1 "$bo_log.report")
+	case $bo_v in
+	*" passed, "*" failed")
+		npass=$((npass + ${bo_v%% *}))
+		bo_f=${bo_v#*, }
+		nfail=$((nfail + ${bo_f%% *}))
+		;;
+	*) nfail=$((nfail + 1)) ;;
+	esac
+	LOGS="$LOGS $bo_log"
+}
+
 check_tools
 IMAGE=$(rig_image "$KVER")
 VMLINUZ=$IMAGE/boot/vmlinuz-$KVER
 [ -e "$VMLINUZ" ] || die "no $VMLINUZ"
 initramfs
 mkdir -p "$LOGDIR"
-LOG=$LOGDIR/$KVER-vmm-$(date +%Y%m%d-%H%M%S).log
-say "booting $KVER under QEMU TCG -cpu max with QEMU/KVM inside; serial log $LOG"
-t0=$(now)
-# Generous: about 13 cells of 20-60 s each; a hung guest goes quiet sooner.
-"$RIG/boot-qemu.sh" "$VMLINUZ" "$RUN/initramfs.gz" "$LOG" 3600 600
-t1=$(now)
-ln -sf "$(basename "$LOG")" "$LOGDIR/$KVER-vmm.log"
-rc=0
-awk -f "$RIG/vmm-report.awk" \
-	-v title="== $KVER real VMM (QEMU/KVM in QEMU TCG, SVM; $((t1 - t0))s; log $LOG)" \
-	-v hostnote="$(cat "$LOG.host" 2>/dev/null)" "$LOG" >"$LOG.report" || rc=$?
-cat "$LOG.report"
-exit "$rc"
+npass=0
+nfail=0
+LOGS=
+n=0
+while [ "$n" -lt "$REPEAT" ]; do
+	n=$((n + 1))
+	boot_once
+	# Two boots must not share a log name (one-second resolution).
+	[ "$n" -eq "$REPEAT" ] || sleep 1
+done
+if [ "$REPEAT" -gt 1 ]; then
+	echo
+	# shellcheck disable=SC2086 # LOGS is a list of paths without spaces
+	rig_awk vmm-stats.awk -v title="== $KVER real VMM: $REPEAT runs" $LOGS |
+		tee "$LOGDIR/$KVER-vmm-stats-$(date +%Y%m%d-%H%M%S).txt"
+	echo "$npass passed, $nfail failed"
+fi
+[ "$nfail" -eq 0 ]

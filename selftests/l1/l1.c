@@ -10,6 +10,12 @@
  *
  * Command line (-append): iters=N (stop after N iterations, 0: never),
  * spin=N (L2 loop count per iteration), every=N (progress line period).
+ * smi=N: every N iterations L2 sends itself an SMI (x2APIC ICR, delivery
+ * mode SMI, shorthand self; SMM must be on in the VMM).  L0 takes it in
+ * guest mode: the vCPU enters SMM from L2, the firmware's SMI handler
+ * (SeaBIOS) RSMs, and the vCPU goes back into L2.  L2 reads MSR_SMI_COUNT
+ * before and after and reports the difference, which L1 checks is one: a
+ * round trip.
  * nomsrpm=1 leaves the MSRPM empty: the payload must then fail with
  * check=rdmsr-without-exit (its own mutant).
  * A key on the i8042 (HMP "sendkey q") also stops it; it is polled with
@@ -34,6 +40,14 @@ typedef uint64_t u64;
 #define MSR_EFER		0xc0000080
 #define EFER_SVME		(1ULL << 12)
 #define MSR_FS_BASE		0xc0000100
+#define MSR_SMI_COUNT		0x34
+#define MSR_APIC_BASE		0x1b
+#define APIC_BASE_EXTD		(1ULL << 10)
+#define APIC_BASE_EN		(1ULL << 11)
+#define MSR_X2APIC_SVR		0x80f
+#define MSR_X2APIC_ICR		0x830
+#define APIC_DM_SMI		0x200
+#define APIC_DEST_SELF		0x40000
 #define MSR_VM_HSAVE_PA		0xc0010117
 
 #define INTERCEPT_MSR_PROT	(1U << 28)
@@ -47,6 +61,7 @@ typedef uint64_t u64;
 
 #define HC_ITER			1
 #define HC_MISSED		2
+#define HC_SMI			3
 
 #define COOKIE(i)		(0xc0de000000000000ULL | (i))
 #define L2_FS_BASE		0x1234000ULL
@@ -61,6 +76,7 @@ enum verdict {
 	V_EXIT = 0x24,		/* 73: unexpected #VMEXIT code */
 	V_EXC = 0x25,		/* 75: exception in L1 or L2 */
 	V_MSR = 0x26,		/* 77: RDMSR exit for another MSR, or a write */
+	V_SMI = 0x27,		/* 79: an SMI from L2 did not make one round trip */
 };
 
 struct vmcb_seg {
@@ -159,6 +175,7 @@ static struct gprs l2_regs;
 
 /* Read by L2 (same physical memory: NPT is off). */
 static volatile u64 l2_spin = 200000;
+static volatile u64 l2_smi_every;
 
 static inline void outb(u16 port, u8 v)
 {
@@ -247,6 +264,28 @@ void l2_vmmcall(u64 code, u64 a, u64 b)
  * L2 spends nearly all its time in the spin loop, so that a migration
  * stops it there.
  */
+static inline __attribute__((always_inline)) u64 l2_rdmsr(u32 msr)
+{
+	u32 lo, hi;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((u64)hi << 32) | lo;
+}
+
+/*
+ * An SMI to ourselves: the ICR write exits to L0, which takes the SMI
+ * before it resumes L2.  MSR_SMI_COUNT and the x2APIC MSRs are not in
+ * L1's MSRPM: L0 handles them for L2.
+ */
+static inline __attribute__((always_inline)) void l2_smi(u64 i)
+{
+	u64 before = l2_rdmsr(MSR_SMI_COUNT);
+
+	asm volatile("wrmsr" : : "c"(MSR_X2APIC_ICR),
+		     "a"(APIC_DM_SMI | APIC_DEST_SELF), "d"(0) : "memory");
+	l2_vmmcall(HC_SMI, i, l2_rdmsr(MSR_SMI_COUNT) - before);
+}
+
 static void __attribute__((section(".l2text"), noreturn, used)) l2_main(void)
 {
 	u64 i, j, v;
@@ -255,6 +294,8 @@ static void __attribute__((section(".l2text"), noreturn, used)) l2_main(void)
 	for (i = 1;; i++) {
 		for (j = 0; j < l2_spin; j++)
 			asm volatile("" : : : "memory");
+		if (l2_smi_every && !(i % l2_smi_every))
+			l2_smi(i);
 		asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_FS_BASE));
 		v = ((u64)hi << 32) | lo;
 		if (v != COOKIE(i))
@@ -410,6 +451,7 @@ struct counts {
 	u64 iter;	/* iterations L2 completed (HC_ITER) */
 	u64 rdmsr;	/* RDMSR exits */
 	u64 exits;	/* all exits */
+	u64 smi;	/* SMI round trips from L2 (HC_SMI) */
 };
 
 static void handle_msr(struct counts *c)
@@ -432,6 +474,15 @@ static int handle_vmmcall(struct counts *c)
 	u64 code = vmcb.rax;
 
 	vmcb.rip += 3;
+	if (code == HC_SMI) {
+		if (l2_regs.rbx != c->iter + 1)
+			fail(V_SEQ, "l2-sequence", c->iter + 1, l2_regs.rbx,
+			     c->iter + 1);
+		if (l2_regs.rcx != 1)
+			fail(V_SMI, "smi-round-trip", l2_regs.rbx, l2_regs.rcx, 1);
+		c->smi++;
+		return 0;
+	}
 	if (code == HC_MISSED)
 		fail(V_MISSED, "rdmsr-without-exit", l2_regs.rbx, l2_regs.rcx,
 		     COOKIE(l2_regs.rbx));
@@ -455,6 +506,8 @@ static void report(const char *what, struct counts *c)
 	putu(c->rdmsr);
 	puts(" exits=");
 	putu(c->exits);
+	puts(" smi=");
+	putu(c->smi);
 	puts("\n");
 }
 
@@ -472,6 +525,7 @@ void l1_main(u32 mb_info)
 	iters = parse_arg(cmdline, "iters", 1000);
 	every = parse_arg(cmdline, "every", 50);
 	l2_spin = parse_arg(cmdline, "spin", l2_spin);
+	l2_smi_every = parse_arg(cmdline, "smi", 0);
 	if (!every)
 		every = 1;
 
@@ -479,6 +533,8 @@ void l1_main(u32 mb_info)
 	putu(iters);
 	puts(" spin=");
 	putu(l2_spin);
+	puts(" smi=");
+	putu(l2_smi_every);
 	puts(" l2_rip=");
 	putx((u64)__l2_start);
 	puts("-");
@@ -489,6 +545,12 @@ void l1_main(u32 mb_info)
 	if (!(cx & (1 << 2))) {
 		puts("L1PAYLOAD RESULT=FAIL check=no-svm\n");
 		finish(V_NO_SVM);
+	}
+	if (l2_smi_every) {
+		/* x2APIC, software-enabled, for L2's self-IPIs */
+		wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EN);
+		wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
+		wrmsr(MSR_X2APIC_SVR, 0x1ff);
 	}
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, (u64)hsave);
@@ -505,7 +567,8 @@ void l1_main(u32 mb_info)
 			handle_msr(&c);
 			continue;
 		case SVM_EXIT_VMMCALL:
-			handle_vmmcall(&c);
+			if (!handle_vmmcall(&c))
+				continue;
 			break;
 		default:
 			fail(V_EXIT, "exit-code", c.iter + 1, vmcb.exit_code,
