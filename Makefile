@@ -37,7 +37,7 @@ install: module
 # What a host's dkms builds from (/usr/src/kvm-nested-VERSION, in the
 # packages too): the Kbuild glue, the series, what packaging/dkms-build runs
 # and dkms.conf with the kernels of every series (DKMS_KERNELS=rpm: RPM
-# distributions' kernels of those upstream versions too).  No developer tools.
+# distributions' kernels of those upstream versions instead).  No developer tools.
 HOST_SCRIPTS = scripts/build scripts/prepare scripts/lib.sh
 dkms-tree:
 	$(if $(DEST),,$(error DEST=<directory> is required))

@@ -90,16 +90,12 @@ kernel_re_rpm()
 }
 
 # Write kernel_re into the BUILD_EXCLUSIVE_KERNEL line of a dkms.conf;
-# dkms_conf_kernels FILE rpm: RPM distributions' kernels too.
+# dkms_conf_kernels FILE rpm: kernel_re_rpm instead (the RPM serves RPM
+# distributions; Debian's kernels are the .deb's).
 dkms_conf_kernels()
 {
 	dc_re=$(kernel_re "$FLAVOURS")
-	if [ "${2:-}" = rpm ]; then
-		dc_a=${dc_re#^}
-		dc_b=$(kernel_re_rpm)
-		dc_b=${dc_b#^}
-		dc_re="^(${dc_a%\$}|${dc_b%\$})\$"
-	fi
+	[ "${2:-}" != rpm ] || dc_re=$(kernel_re_rpm)
 	awk -v re="$dc_re" '/^BUILD_EXCLUSIVE_KERNEL=/ {
 		$0 = "BUILD_EXCLUSIVE_KERNEL=\x27" re "\x27" } { print }' "$1" >"$1.tmp"
 	mv "$1.tmp" "$1"
