@@ -36,7 +36,8 @@ install: module
 
 # What a host's dkms builds from (/usr/src/kvm-nested-VERSION, in the
 # packages too): the Kbuild glue, the series, what packaging/dkms-build runs
-# and dkms.conf with the kernels of every series.  No developer tools.
+# and dkms.conf with the kernels of every series (DKMS_KERNELS=rpm: RPM
+# distributions' kernels of those upstream versions instead).  No developer tools.
 HOST_SCRIPTS = scripts/build scripts/prepare scripts/lib.sh
 dkms-tree:
 	$(if $(DEST),,$(error DEST=<directory> is required))
@@ -44,8 +45,8 @@ dkms-tree:
 	cp -R --preserve=mode VERSION dkms.conf kvm patches $(DEST)/
 	cp --preserve=mode $(HOST_SCRIPTS) $(DEST)/scripts/
 	cp --preserve=mode packaging/dkms-build $(DEST)/packaging/
-	TOP=$(CURDIR) sh -c '. scripts/lib.sh && dkms_conf_kernels "$$1"' sh \
-		$(DEST)/dkms.conf
+	TOP=$(CURDIR) sh -c '. scripts/lib.sh && dkms_conf_kernels "$$1" "$$2"' sh \
+		$(DEST)/dkms.conf "$(DKMS_KERNELS)"
 
 # From a clean copy: "dkms add ." would copy build/ too.  Not to be mixed
 # with the kvm-nested-dkms package, which registers the same name.

@@ -75,10 +75,27 @@ kernel_re()
 	echo "^($kr_re)-(${1:-$FLAVOURS})\$"
 }
 
-# Write kernel_re into the BUILD_EXCLUSIVE_KERNEL line of a dkms.conf.
+# An extended regex matching RPM distributions' kernel releases of the
+# supported series, by upstream version: 6.12.5-200.fc41.x86_64.
+kernel_re_rpm()
+{
+	krr_re=
+	for krr_s in $(series_list); do
+		# '6.12.*' -> 6\.12\.[0-9]+
+		krr_v=$(series_conf "$krr_s" VERSIONS | sed -e 's/\./\\./g' \
+			-e 's/\\\.\*$/\\.[0-9]+/')
+		krr_re="${krr_re:+$krr_re|}$krr_v"
+	done
+	echo "^($krr_re)-[^-]+\\.x86_64\$"
+}
+
+# Write kernel_re into the BUILD_EXCLUSIVE_KERNEL line of a dkms.conf;
+# dkms_conf_kernels FILE rpm: kernel_re_rpm instead (the RPM serves RPM
+# distributions; Debian's kernels are the .deb's).
 dkms_conf_kernels()
 {
 	dc_re=$(kernel_re "$FLAVOURS")
+	[ "${2:-}" != rpm ] || dc_re=$(kernel_re_rpm)
 	awk -v re="$dc_re" '/^BUILD_EXCLUSIVE_KERNEL=/ {
 		$0 = "BUILD_EXCLUSIVE_KERNEL=\x27" re "\x27" } { print }' "$1" >"$1.tmp"
 	mv "$1.tmp" "$1"
