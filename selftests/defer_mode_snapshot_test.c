@@ -220,21 +220,18 @@ static void expect_trace(const char *when, const char *expected)
 static struct kvm_vm *fresh_vm_with_l2_state(struct kvm_vcpu **vcpu,
 					     struct kvm_x86_state **state)
 {
-	vm_vaddr_t svm_gva;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 
-	vm = vm_create_with_one_vcpu(vcpu, svm_msr_l1_guest_code);
-	vcpu_alloc_svm(vm, &svm_gva);
-	vcpu_args_set(*vcpu, 1, svm_gva);
-	run_to_stage(*vcpu, 1);
-	run_to_stage(*vcpu, 2);
-	*state = vcpu_save_state(*vcpu);
+	nested_vm_create(&n, &svm_vendor, NULL, 0);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
+	*state = vcpu_save_state(n.vcpu);
 	TEST_ASSERT((*state)->nested.flags & KVM_STATE_NESTED_GUEST_MODE,
 		    "saved nested state: expected guest mode, got flags 0x%x",
 		    (*state)->nested.flags);
-	kvm_vm_release(vm);
-	*vcpu = vm_recreate_with_one_vcpu(vm);
-	return vm;
+	nested_vm_recreate(&n);
+	*vcpu = n.vcpu;
+	return n.vm;
 }
 
 static struct kvm_x86_state *with_unbacked_msrpm(struct kvm_x86_state *st)

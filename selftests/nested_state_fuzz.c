@@ -26,7 +26,8 @@
  *
  * After every rejected blob and every FUZZ_CHECK_EVERY iterations the valid
  * state is restored and the guest must complete; the VM is recreated every
- * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h.
+ * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h;
+ * the driver is nested_fuzz.c.
  * Without arguments: 120 state + 40 RSM iterations, seed 0x5eed (make check).
  */
 #ifndef _GNU_SOURCE
@@ -42,19 +43,12 @@
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
-	__asm__ __volatile__("vmmcall" : : "a"(0), "c"(0) : "memory");
+	l2_vmmcall();
 }
 
 static void l1_guest_code(struct svm_test_data *svm)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
-	struct vmcb *vmcb = svm->vmcb;
-
-	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	GUEST_SYNC(1);
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, 0, 0, 0);
-	GUEST_DONE();
+	svm_l1_run_l2(svm, l2_guest_code, false);
 }
 
 #define CTL(f) { #f, offsetof(struct vmcb, control.f), sizeof(((struct vmcb *)0)->control.f) }
@@ -79,46 +73,17 @@ static const struct field save_fields[] = {
 	SAVE(dbgctl),
 };
 
-/* vmcb12 GPAs: unbacked, the APIC page, unaligned, huge, the old one +/-. */
-static void mutate_field(void *vmcb12, const struct field *f, int nf)
-{
-	const struct field *x = &f[rnd_below(nf)];
-	uint64_t old = get_field(vmcb12, x->off, x->bytes);
-	uint64_t v = x->off < 0x400 && !strncmp(x->name, "intercept", 9) && rnd_below(2) ?
-		     old | fuzz_value(0, x->bytes) : fuzz_value(old, x->bytes);
-
-	put_field(vmcb12, x->off, x->bytes, v);
-	mut("%s=0x%lx ", x->name, (unsigned long)v);
-}
-
 static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcb)
 {
 	struct kvm_nested_state *ns = &s->nested;
 	uint8_t *vmcb12 = ns->data.svm[0].vmcb12;
-	int n = 1 + rnd_below(3);
-	unsigned int bit;
-	uint64_t v;
+	int n = 1 + rnd_below(3), what;
 
 	while (n--) {
-		switch (rnd_below(12)) {
-		case 0:
-			v = rnd_below(4) ? ns->flags ^ (1u << rnd_below(4)) : rnd() & 0xffff;
-			ns->flags = v;
-			mut("flags=0x%x ", ns->flags);
-			break;
-		case 1:
-			ns->format = rnd_below(3) ? rnd_below(3) : rnd() & 0xffff;
-			mut("format=%u ", ns->format);
-			break;
-		case 2:
-			switch (rnd_below(4)) {
-			case 0: ns->size = rnd_below(sizeof(*ns) + 64); break;
-			case 1: ns->size = rnd_below(16384); break;
-			case 2: ns->size = ns->size - 1 - rnd_below(64); break;
-			default: ns->size = sizeof(*ns) + KVM_STATE_NESTED_SVM_VMCB_SIZE; break;
-			}
-			mut("size=%u ", ns->size);
-			break;
+		what = rnd_below(12);
+		if (fuzz_mutate_common(s, what, KVM_STATE_NESTED_SVM_VMCB_SIZE))
+			continue;
+		switch (what) {
 		case 3:
 		case 4:
 			ns->hdr.svm.vmcb_pa = fuzz_gpa(good_vmcb);
@@ -126,36 +91,14 @@ static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcb)
 			break;
 		case 5:
 		case 6:
-			mutate_field(vmcb12, ctl_fields, ARRAY_SIZE(ctl_fields));
+			fuzz_mutate_field(vmcb12, ctl_fields, ARRAY_SIZE(ctl_fields), "intercept");
 			break;
 		case 7:
 		case 8:
-			mutate_field(vmcb12, save_fields, ARRAY_SIZE(save_fields));
-			break;
-		case 9:
-			bit = rnd_below(rnd_below(2) ? 0x400 * 8 : 4096 * 8);
-			vmcb12[bit / 8] ^= 1u << (bit % 8);
-			mut("vmcb12.bit%u ", bit);
+			fuzz_mutate_field(vmcb12, save_fields, ARRAY_SIZE(save_fields), "intercept");
 			break;
 		default:
-			switch (rnd_below(4)) {
-			case 0:
-				s->sregs.cr0 = fuzz_value(s->sregs.cr0, 8);
-				mut("l2.cr0=0x%llx ", s->sregs.cr0);
-				break;
-			case 1:
-				s->sregs.cr4 = fuzz_value(s->sregs.cr4, 8);
-				mut("l2.cr4=0x%llx ", s->sregs.cr4);
-				break;
-			case 2:
-				s->sregs.efer = fuzz_value(s->sregs.efer, 8);
-				mut("l2.efer=0x%llx ", s->sregs.efer);
-				break;
-			default:
-				s->sregs.cr3 = fuzz_value(s->sregs.cr3, 8);
-				mut("l2.cr3=0x%llx ", s->sregs.cr3);
-				break;
-			}
+			fuzz_flip_bit(vmcb12, "vmcb12", 0x400);
 			break;
 		}
 	}
@@ -225,8 +168,6 @@ static const struct fuzz_vendor svm_fuzz = {
 
 int main(int argc, char *argv[])
 {
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
+	nested_require(&svm_vendor, NEED_NESTED_STATE | NEED_SMM);
 	return fuzz_main(&svm_fuzz, argc, argv);
 }

@@ -46,8 +46,6 @@
 #define HV_PAGES	struct vmx_pages
 #endif
 
-#define L2_STACK_SIZE	256
-
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);

@@ -26,7 +26,8 @@
  *
  * After every rejected blob and every FUZZ_CHECK_EVERY iterations the valid
  * state is restored and the guest must complete; the VM is recreated every
- * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h.
+ * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h;
+ * the driver is nested_fuzz.c.
  * Without arguments (Bochs is slow): 40 state + 12 RSM iterations, seed
  * 0x5eed.
  */
@@ -38,7 +39,6 @@
 #include <unistd.h>
 
 #include "nested_fuzz.h"
-#include "vmx.h"
 
 static void l2_guest_code(void)
 {
@@ -48,15 +48,7 @@ static void l2_guest_code(void)
 
 static void l1_guest_code(struct vmx_pages *vmx)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
-
-	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
-	GUEST_ASSERT(load_vmcs(vmx));
-	prepare_vmcs(vmx, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	GUEST_SYNC(1);
-	GUEST_ASSERT(!vmlaunch());
-	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
-	GUEST_DONE();
+	vmx_l1_run_l2(vmx, l2_guest_code, 0);
 }
 
 /* struct vmcs12 offsets (arch/x86/kvm/vmx/vmcs12.h; a fixed ABI). */
@@ -116,63 +108,39 @@ static const struct field smram_fields[] = {
 	F32(cs_attr, 0x7e12), F32(tr_attr, 0x7e92), F32(smm_revision, 0x7efc),
 };
 
-/* GPAs: unbacked, the APIC page, unaligned, huge, the old one +/-. */
-static void mutate_field(void *vmcs12, const struct field *f, int nf)
+static void mutate_vmx_header(struct kvm_nested_state *ns)
 {
-	const struct field *x = &f[rnd_below(nf)];
-	uint64_t old = get_field(vmcs12, x->off, x->bytes);
-	uint64_t v = strstr(x->name, "control") && rnd_below(2) ?
-		     old | fuzz_value(0, x->bytes) : fuzz_value(old, x->bytes);
-
-	put_field(vmcs12, x->off, x->bytes, v);
-	mut("%s=0x%lx ", x->name, (unsigned long)v);
+	switch (rnd_below(4)) {
+	case 0:
+		ns->hdr.vmx.vmxon_pa = fuzz_gpa(ns->hdr.vmx.vmxon_pa);
+		mut("vmxon_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmxon_pa);
+		break;
+	case 1:
+		ns->hdr.vmx.smm.flags = rnd_below(8);
+		mut("smm.flags=0x%x ", ns->hdr.vmx.smm.flags);
+		break;
+	default:
+		ns->hdr.vmx.flags = rnd_below(4);
+		ns->hdr.vmx.preemption_timer_deadline = fuzz_value(0, 8);
+		mut("vmx.flags=0x%x deadline=0x%llx ", ns->hdr.vmx.flags,
+		    (unsigned long long)ns->hdr.vmx.preemption_timer_deadline);
+		break;
+	}
 }
 
 static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcs)
 {
 	struct kvm_nested_state *ns = &s->nested;
 	uint8_t *vmcs12 = ns->data.vmx[0].vmcs12;
-	int n = 1 + rnd_below(3);
-	unsigned int bit;
-	uint64_t v;
+	int n = 1 + rnd_below(3), what;
 
 	while (n--) {
-		switch (rnd_below(12)) {
-		case 0:
-			v = rnd_below(4) ? ns->flags ^ (1u << rnd_below(4)) : rnd() & 0xffff;
-			ns->flags = v;
-			mut("flags=0x%x ", ns->flags);
-			break;
-		case 1:
-			ns->format = rnd_below(3) ? rnd_below(3) : rnd() & 0xffff;
-			mut("format=%u ", ns->format);
-			break;
-		case 2:
-			switch (rnd_below(4)) {
-			case 0: ns->size = rnd_below(sizeof(*ns) + 64); break;
-			case 1: ns->size = rnd_below(16384); break;
-			case 2: ns->size = ns->size - 1 - rnd_below(64); break;
-			default: ns->size = sizeof(*ns) + KVM_STATE_NESTED_VMX_VMCS_SIZE; break;
-			}
-			mut("size=%u ", ns->size);
-			break;
+		what = rnd_below(12);
+		if (fuzz_mutate_common(s, what, KVM_STATE_NESTED_VMX_VMCS_SIZE))
+			continue;
+		switch (what) {
 		case 3:
-			switch (rnd_below(4)) {
-			case 0:
-				ns->hdr.vmx.vmxon_pa = fuzz_gpa(ns->hdr.vmx.vmxon_pa);
-				mut("vmxon_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmxon_pa);
-				break;
-			case 1:
-				ns->hdr.vmx.smm.flags = rnd_below(8);
-				mut("smm.flags=0x%x ", ns->hdr.vmx.smm.flags);
-				break;
-			default:
-				ns->hdr.vmx.flags = rnd_below(4);
-				ns->hdr.vmx.preemption_timer_deadline = fuzz_value(0, 8);
-				mut("vmx.flags=0x%x deadline=0x%llx ", ns->hdr.vmx.flags,
-				    (unsigned long long)ns->hdr.vmx.preemption_timer_deadline);
-				break;
-			}
+			mutate_vmx_header(ns);
 			break;
 		case 4:
 			ns->hdr.vmx.vmcs12_pa = fuzz_gpa(good_vmcs);
@@ -180,36 +148,14 @@ static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcs)
 			break;
 		case 5:
 		case 6:
-			mutate_field(vmcs12, ctl_fields, ARRAY_SIZE(ctl_fields));
+			fuzz_mutate_field(vmcs12, ctl_fields, ARRAY_SIZE(ctl_fields), "control");
 			break;
 		case 7:
 		case 8:
-			mutate_field(vmcs12, save_fields, ARRAY_SIZE(save_fields));
-			break;
-		case 9:
-			bit = rnd_below(rnd_below(2) ? 1000 * 8 : 4096 * 8);
-			vmcs12[bit / 8] ^= 1u << (bit % 8);
-			mut("vmcs12.bit%u ", bit);
+			fuzz_mutate_field(vmcs12, save_fields, ARRAY_SIZE(save_fields), "control");
 			break;
 		default:
-			switch (rnd_below(4)) {
-			case 0:
-				s->sregs.cr0 = fuzz_value(s->sregs.cr0, 8);
-				mut("l2.cr0=0x%llx ", s->sregs.cr0);
-				break;
-			case 1:
-				s->sregs.cr4 = fuzz_value(s->sregs.cr4, 8);
-				mut("l2.cr4=0x%llx ", s->sregs.cr4);
-				break;
-			case 2:
-				s->sregs.efer = fuzz_value(s->sregs.efer, 8);
-				mut("l2.efer=0x%llx ", s->sregs.efer);
-				break;
-			default:
-				s->sregs.cr3 = fuzz_value(s->sregs.cr3, 8);
-				mut("l2.cr3=0x%llx ", s->sregs.cr3);
-				break;
-			}
+			fuzz_flip_bit(vmcs12, "vmcs12", 1000);
 			break;
 		}
 	}
@@ -276,8 +222,6 @@ static const struct fuzz_vendor vmx_fuzz = {
 
 int main(int argc, char *argv[])
 {
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
+	nested_require(&vmx_vendor, NEED_NESTED_STATE | NEED_SMM);
 	return fuzz_main(&vmx_fuzz, argc, argv);
 }

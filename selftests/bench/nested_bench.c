@@ -43,7 +43,6 @@
 #include "nested_util.h"
 
 #define SMI_COUNT_OFF	0x4000			/* SMRAM offset of the handler's counter */
-#define L2_STACK_SIZE	256
 
 /* Guest iterations per batch, set by the host before the first run. */
 static uint64_t iters;
