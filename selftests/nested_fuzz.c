@@ -393,7 +393,7 @@ uint64_t fuzz_gpa(uint64_t good)
 	}
 }
 
-void fuzz_mutate_field(void *base, const struct field *f, int nf, const char *or_in)
+static void mutate_field(void *base, const struct field *f, int nf, const char *or_in)
 {
 	const struct field *x = &f[rnd_below(nf)];
 	uint64_t old = get_field(base, x->off, x->bytes);
@@ -404,58 +404,92 @@ void fuzz_mutate_field(void *base, const struct field *f, int nf, const char *or
 	mut("%s=0x%lx ", x->name, (unsigned long)v);
 }
 
-bool fuzz_mutate_common(struct kvm_x86_state *s, int what, uint32_t data_size)
+/* The nested state header's flags, format or size (@what 0-2). */
+static void mutate_header(struct kvm_nested_state *ns, int what, uint32_t blob_size)
 {
-	struct kvm_nested_state *ns = &s->nested;
-
 	switch (what) {
 	case 0:
 		ns->flags = rnd_below(4) ? ns->flags ^ (1u << rnd_below(4)) : rnd() & 0xffff;
 		mut("flags=0x%x ", ns->flags);
-		return true;
+		break;
 	case 1:
 		ns->format = rnd_below(3) ? rnd_below(3) : rnd() & 0xffff;
 		mut("format=%u ", ns->format);
-		return true;
-	case 2:
+		break;
+	default:
 		switch (rnd_below(4)) {
 		case 0: ns->size = rnd_below(sizeof(*ns) + 64); break;
 		case 1: ns->size = rnd_below(16384); break;
 		case 2: ns->size = ns->size - 1 - rnd_below(64); break;
-		default: ns->size = sizeof(*ns) + data_size; break;
+		default: ns->size = sizeof(*ns) + blob_size; break;
 		}
 		mut("size=%u ", ns->size);
-		return true;
-	case 3 ... 9:
-		return false;
-	}
-	switch (rnd_below(4)) {
-	case 0:
-		s->sregs.cr0 = fuzz_value(s->sregs.cr0, 8);
-		mut("l2.cr0=0x%llx ", s->sregs.cr0);
-		break;
-	case 1:
-		s->sregs.cr4 = fuzz_value(s->sregs.cr4, 8);
-		mut("l2.cr4=0x%llx ", s->sregs.cr4);
-		break;
-	case 2:
-		s->sregs.efer = fuzz_value(s->sregs.efer, 8);
-		mut("l2.efer=0x%llx ", s->sregs.efer);
-		break;
-	default:
-		s->sregs.cr3 = fuzz_value(s->sregs.cr3, 8);
-		mut("l2.cr3=0x%llx ", s->sregs.cr3);
 		break;
 	}
-	return true;
 }
 
-void fuzz_flip_bit(uint8_t *blob, const char *name, unsigned int hot_bytes)
+/* L2's CR0, CR3, CR4 or EFER, set with KVM_SET_SREGS. */
+static void mutate_l2_sregs(struct kvm_sregs *sregs)
 {
-	unsigned int bit = rnd_below(rnd_below(2) ? hot_bytes * 8 : 4096 * 8);
+	switch (rnd_below(4)) {
+	case 0:
+		sregs->cr0 = fuzz_value(sregs->cr0, 8);
+		mut("l2.cr0=0x%llx ", sregs->cr0);
+		break;
+	case 1:
+		sregs->cr4 = fuzz_value(sregs->cr4, 8);
+		mut("l2.cr4=0x%llx ", sregs->cr4);
+		break;
+	case 2:
+		sregs->efer = fuzz_value(sregs->efer, 8);
+		mut("l2.efer=0x%llx ", sregs->efer);
+		break;
+	default:
+		sregs->cr3 = fuzz_value(sregs->cr3, 8);
+		mut("l2.cr3=0x%llx ", sregs->cr3);
+		break;
+	}
+}
 
-	blob[bit / 8] ^= 1u << (bit % 8);
-	mut("%s.bit%u ", name, bit);
+/*
+ * One to three mutations of a copy of the valid state (@good_pa: its
+ * vmcb12/vmcs12 address): the header, the vendor's own header fields,
+ * vmcb12/vmcs12 fields, a bit flip in it, or L2's control registers.
+ */
+static void mutate_state(const struct fuzz_vendor *v, struct kvm_x86_state *s,
+			 uint64_t good_pa)
+{
+	/* vmcb12 and vmcs12 both start the data after the header. */
+	uint8_t *blob = (uint8_t *)s + offsetof(struct kvm_x86_state, nested) +
+			offsetof(struct kvm_nested_state, data);
+	int n = 1 + rnd_below(3), what;
+	unsigned int bit;
+
+	while (n--) {
+		what = rnd_below(12);
+		switch (what) {
+		case 0 ... 2:
+			mutate_header(&s->nested, what, v->blob_size);
+			break;
+		case 3 ... 4:
+			v->mutate_hdr(&s->nested, what, good_pa);
+			break;
+		case 5 ... 6:
+			mutate_field(blob, v->ctl_fields, v->nr_ctl_fields, v->or_in);
+			break;
+		case 7 ... 8:
+			mutate_field(blob, v->save_fields, v->nr_save_fields, v->or_in);
+			break;
+		case 9:
+			bit = rnd_below(rnd_below(2) ? v->hot_bytes * 8 : 4096 * 8);
+			blob[bit / 8] ^= 1u << (bit % 8);
+			mut("%s.bit%u ", v->blob_name, bit);
+			break;
+		default:
+			mutate_l2_sregs(&s->sregs);
+			break;
+		}
+	}
 }
 
 static void add_smm_alias(struct fuzz_vm *f)
@@ -465,14 +499,16 @@ static void add_smm_alias(struct fuzz_vm *f)
 
 static void setup(struct fuzz_vm *f)
 {
-	vm_vaddr_t gva;
+	struct nested_vm n;
 	struct ucall uc;
 
-	f->vm = vm_create_with_one_vcpu(&f->vcpu, f->v->l1_guest_code);
-	f->smram = smram_setup(f->vm, f->vcpu);
+	nested_vm_create(&n, f->v->nested, f->v->l1_guest_code, NV_SMRAM);
+	f->vm = n.vm;
+	f->vcpu = n.vcpu;
+	f->smram = n.smram;
+	f->nested_gpa = n.vmx ? n.vmx->vmcs_gpa : n.svm->vmcb_gpa;
+	f->nested_hva = n.vmx ? n.vmx->vmcs_hva : n.svm->vmcb_hva;
 	fuzz_vm_caps(f->vm);
-	gva = f->v->alloc(f);
-	vcpu_args_set(f->vcpu, 1, gva);
 	add_smm_alias(f);
 
 	check_stage(f->vcpu, 1, 0);
@@ -546,7 +582,8 @@ static void state_iteration(struct fuzz_vm *f, unsigned long i)
 	mut_len = 0;
 	mut_log[0] = 0;
 	memcpy(w, f->valid, f->valid_size);
-	f->v->mutate_state(w, f->v->nested_pa(f->valid));
+	mutate_state(f->v, w, f->v->nested->vmx ? f->valid->nested.hdr.vmx.vmcs12_pa :
+					       f->valid->nested.hdr.svm.vmcb_pa);
 
 	snap_restore(&f->snap);
 	vcpu_events_set(f->vcpu, &f->valid->events);
@@ -572,6 +609,35 @@ static void state_iteration(struct fuzz_vm *f, unsigned long i)
 		check_valid(f, i);
 }
 
+/* Draws one dword store of the SMI handler. */
+static void rsm_store(struct fuzz_vm *f, uint32_t *addr, uint32_t *val)
+{
+	const struct fuzz_vendor *v = f->v;
+	uint64_t gpa = f->nested_gpa;
+	const struct field *x;
+	int kind = rnd_below(v->nr_rsm_kinds);
+
+	switch (v->rsm_kinds[kind]) {
+	case RSM_OWN:
+		v->rsm_store(f, kind, addr, val);
+		break;
+	case RSM_SAVE_AREA:
+		*addr = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
+		*val = fuzz_value(0, 4);
+		break;
+	case RSM_FIELD:
+		x = rnd_below(2) ? &v->ctl_fields[rnd_below(v->nr_ctl_fields)] :
+				   &v->save_fields[rnd_below(v->nr_save_fields)];
+		*addr = gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
+		*val = fuzz_value(get_field(f->nested_hva, *addr - gpa, 4), 4);
+		break;
+	default:
+		*addr = gpa + 4 * rnd_below(1024);
+		*val = fuzz_value(0, 4);
+		break;
+	}
+}
+
 static void rsm_iteration(struct fuzz_vm *f, unsigned long i)
 {
 	uint32_t addr[SMI_MAX_STORES], val[SMI_MAX_STORES];
@@ -582,7 +648,7 @@ static void rsm_iteration(struct fuzz_vm *f, unsigned long i)
 	mut_len = 0;
 	mut_log[0] = 0;
 	for (k = 0; k < n; k++) {
-		f->v->rsm_store(f, &addr[k], &val[k]);
+		rsm_store(f, &addr[k], &val[k]);
 		mut("[0x%x]=0x%x ", addr[k], val[k]);
 	}
 

@@ -47,20 +47,13 @@ struct field {
 	uint8_t bytes;
 };
 
-/*
- * Gives one of the @nf fields @f of @base a fuzz_value(); half the time
- * ORs bits into those whose name contains @or_in (intercepts, controls).
- */
-void fuzz_mutate_field(void *base, const struct field *f, int nf, const char *or_in);
-/*
- * The mutations both vendors make, by @what (rnd_below(12)): 0-2 the nested
- * state header's flags, format and size (@data_size: the vendor's blob),
- * 10-11 L2's CR0, CR3, CR4 or EFER (in s->sregs).  Returns false for the
- * vendor's own (3-9).
- */
-bool fuzz_mutate_common(struct kvm_x86_state *s, int what, uint32_t data_size);
-/* Flips a random bit of @blob: half the time in its first @hot_bytes. */
-void fuzz_flip_bit(uint8_t *blob, const char *name, unsigned int hot_bytes);
+/* What an SMI handler store of an RSM iteration writes. */
+enum rsm_kind {
+	RSM_OWN,	/* the vendor's rsm_store() */
+	RSM_SAVE_AREA,	/* any dword of the SMRAM state-save area */
+	RSM_FIELD,	/* a vmcb12/vmcs12 control or save field in guest memory */
+	RSM_DWORD,	/* any dword of vmcb12/vmcs12 */
+};
 
 /* Guest RAM (slot 0) as it was when the valid state was saved. */
 struct mem_snap {
@@ -77,15 +70,22 @@ struct fuzz_vendor {
 	unsigned long def_iters, def_rsm_iters;	/* the make check run */
 	uint32_t format;		/* KVM_STATE_NESTED_FORMAT_* */
 	uint64_t l2_exit;		/* L2's VMMCALL/VMCALL exit to L1 */
-	void *l1_guest_code;		/* argument: what alloc() returns */
-	/* Allocates vmcb12/vmcs12 & co, sets f->nested_gpa/hva, returns L1's argument. */
-	vm_vaddr_t (*alloc)(struct fuzz_vm *f);
-	/* vmcb12/vmcs12 address in a saved nested state. */
-	uint64_t (*nested_pa)(const struct kvm_x86_state *s);
-	/* Mutates a copy of the valid state. */
-	void (*mutate_state)(struct kvm_x86_state *s, uint64_t good_pa);
-	/* Draws one dword store of the SMI handler. */
-	void (*rsm_store)(struct fuzz_vm *f, uint32_t *addr, uint32_t *val);
+	const struct nested_vendor *nested;	/* svm_vendor, vmx_vendor */
+	void *l1_guest_code;		/* argument: svm_test_data / vmx_pages */
+	/* Draws one of the SMI handler's own dword stores (RSM_OWN, the @kind'th). */
+	void (*rsm_store)(struct fuzz_vm *f, int kind, uint32_t *addr, uint32_t *val);
+	/* vmcb12 / vmcs12 in the nested state: its name, size, fields. */
+	const char *blob_name;
+	uint32_t blob_size;
+	const struct field *ctl_fields, *save_fields;
+	int nr_ctl_fields, nr_save_fields;
+	const char *or_in;		/* fields whose name has it get bits ORed in too */
+	unsigned int hot_bytes;		/* bit flips: half of them in these first bytes */
+	/* Mutation @what (3 or 4) of the vendor's header fields (@good_pa: vmcb12/vmcs12). */
+	void (*mutate_hdr)(struct kvm_nested_state *ns, int what, uint64_t good_pa);
+	/* The kinds of the SMI handler's stores, drawn uniformly. */
+	const uint8_t *rsm_kinds;
+	int nr_rsm_kinds;
 };
 
 struct fuzz_vm {

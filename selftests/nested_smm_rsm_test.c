@@ -67,6 +67,18 @@ static bool kernel_is_6_1(void)
 	return !strncmp(u.release, "6.1.", 4);
 }
 
+/* RSM into L2 @why must have shut down L1 (not L2). */
+static void expect_l1_shutdown(struct kvm_vcpu *vcpu, const char *who, const char *why)
+{
+	struct kvm_run *run = vcpu->run;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
+		    "%s: RSM into L2 %s: expected L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
+		    who, why, run->exit_reason, exit_reason_str(run->exit_reason));
+	TEST_ASSERT(!in_guest_mode(vcpu),
+		    "%s: expected L1, not L2, to be shut down (vCPU out of guest mode)", who);
+}
+
 static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 {
 	const char *name = variant_name[v];
@@ -152,21 +164,14 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 				name, (unsigned long)uc.args[2]);
 			break;
 		}
-		TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
-			    "%s: RSM into L2 with an illegal vmcb12: expected L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
-			    name, run->exit_reason, exit_reason_str(run->exit_reason));
-		TEST_ASSERT(!in_guest_mode(vcpu),
-			    "%s: expected L1, not L2, to be shut down (vCPU out of guest mode)", name);
+		expect_l1_shutdown(vcpu, name, "with an illegal vmcb12");
 		check_np(vm, name, mode,
 			 (struct np_want){ .vmentry = 1 });
 		break;
 	case V_UNBACKED_MSRPM:
 		if (mode == MODE_EAGER) {
-			TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
-				    "%s (eager): RSM into L2 whose MSRPM is unbacked: expected the load at RSM to fail and L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
-				    name, run->exit_reason, exit_reason_str(run->exit_reason));
-			TEST_ASSERT(!in_guest_mode(vcpu),
-				    "%s (eager): expected L1, not L2, to be shut down", name);
+			expect_l1_shutdown(vcpu, "unbacked-msrpm (eager)",
+					   "whose MSRPM is unbacked (its load at RSM must fail)");
 			check_np(vm, name, mode,
 				 (struct np_want){ .rsm = 1, .vmentry = 1, .failed = 1 });
 		} else {

@@ -73,97 +73,39 @@ static const struct field save_fields[] = {
 	SAVE(dbgctl),
 };
 
-static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcb)
+/* Mutations 3 and 4: the vmcb12 address. */
+static void mutate_hdr(struct kvm_nested_state *ns, int what, uint64_t good_vmcb)
 {
-	struct kvm_nested_state *ns = &s->nested;
-	uint8_t *vmcb12 = ns->data.svm[0].vmcb12;
-	int n = 1 + rnd_below(3), what;
-
-	while (n--) {
-		what = rnd_below(12);
-		if (fuzz_mutate_common(s, what, KVM_STATE_NESTED_SVM_VMCB_SIZE))
-			continue;
-		switch (what) {
-		case 3:
-		case 4:
-			ns->hdr.svm.vmcb_pa = fuzz_gpa(good_vmcb);
-			mut("vmcb_pa=0x%llx ", (unsigned long long)ns->hdr.svm.vmcb_pa);
-			break;
-		case 5:
-		case 6:
-			fuzz_mutate_field(vmcb12, ctl_fields, ARRAY_SIZE(ctl_fields), "intercept");
-			break;
-		case 7:
-		case 8:
-			fuzz_mutate_field(vmcb12, save_fields, ARRAY_SIZE(save_fields), "intercept");
-			break;
-		default:
-			fuzz_flip_bit(vmcb12, "vmcb12", 0x400);
-			break;
-		}
-	}
+	ns->hdr.svm.vmcb_pa = fuzz_gpa(good_vmcb);
+	mut("vmcb_pa=0x%llx ", (unsigned long long)ns->hdr.svm.vmcb_pa);
 }
 
-static vm_vaddr_t svm_alloc(struct fuzz_vm *f)
+/* The SMI handler's own stores (RSM_OWN, @kind 0 or 1). */
+static void svm_rsm_store(struct fuzz_vm *f, int kind, uint32_t *addr, uint32_t *val)
 {
-	struct svm_test_data *svm;
-	vm_vaddr_t gva;
-
-	svm = vcpu_alloc_svm(f->vm, &gva);
-	f->nested_gpa = svm->vmcb_gpa;
-	f->nested_hva = svm->vmcb_hva;
-	return gva;
-}
-
-static uint64_t svm_nested_pa(const struct kvm_x86_state *s)
-{
-	return s->nested.hdr.svm.vmcb_pa;
-}
-
-static void svm_rsm_store(struct fuzz_vm *f, uint32_t *addr, uint32_t *val)
-{
-	uint64_t vmcb_gpa = f->nested_gpa;
-	const struct field *x;
-
-	switch (rnd_below(6)) {
-	case 0:	/* vmcb12 GPA saved in SMRAM (smram64 0x7ee0, low dword) */
+	if (kind == 0) {	/* vmcb12 GPA saved in SMRAM (smram64 0x7ee0, low dword) */
 		*addr = SMRAM_GPA + 0xfee0 + 4 * rnd_below(2);
-		*val = (uint32_t)fuzz_gpa(vmcb_gpa);
-		break;
-	case 1:	/* "in guest mode" flag (smram64 0x7ed8) */
+		*val = (uint32_t)fuzz_gpa(f->nested_gpa);
+	} else {		/* "in guest mode" flag (smram64 0x7ed8) */
 		*addr = SMRAM_GPA + 0xfed8;
 		*val = fuzz_value(1, 4);
-		break;
-	case 2:	/* anywhere in the state-save area */
-		*addr = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
-		*val = fuzz_value(0, 4);
-		break;
-	case 3:
-	case 4:	/* a vmcb12 control or save field */
-		x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
-				   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
-		*addr = vmcb_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
-		*val = fuzz_value(get_field(f->nested_hva, *addr - vmcb_gpa, 4), 4);
-		break;
-	default: /* a random dword of vmcb12 */
-		*addr = vmcb_gpa + 4 * rnd_below(1024);
-		*val = fuzz_value(0, 4);
-		break;
 	}
 }
 
+static const uint8_t svm_rsm_kinds[] = {
+	RSM_OWN, RSM_OWN, RSM_SAVE_AREA, RSM_FIELD, RSM_FIELD, RSM_DWORD,
+};
+
 static const struct fuzz_vendor svm_fuzz = {
-	.name = "svm",
-	.prog = "nested_state_fuzz",
-	.def_iters = 120,
-	.def_rsm_iters = 40,
-	.format = KVM_STATE_NESTED_FORMAT_SVM,
-	.l2_exit = SVM_EXIT_VMMCALL,
-	.l1_guest_code = l1_guest_code,
-	.alloc = svm_alloc,
-	.nested_pa = svm_nested_pa,
-	.mutate_state = mutate_state,
-	.rsm_store = svm_rsm_store,
+	.name = "svm", .prog = "nested_state_fuzz", .def_iters = 120, .def_rsm_iters = 40,
+	.format = KVM_STATE_NESTED_FORMAT_SVM, .l2_exit = SVM_EXIT_VMMCALL,
+	.nested = &svm_vendor, .l1_guest_code = l1_guest_code,
+	.rsm_store = svm_rsm_store, .mutate_hdr = mutate_hdr,
+	.blob_name = "vmcb12", .blob_size = KVM_STATE_NESTED_SVM_VMCB_SIZE,
+	.ctl_fields = ctl_fields, .nr_ctl_fields = ARRAY_SIZE(ctl_fields),
+	.save_fields = save_fields, .nr_save_fields = ARRAY_SIZE(save_fields),
+	.or_in = "intercept", .hot_bytes = 0x400,
+	.rsm_kinds = svm_rsm_kinds, .nr_rsm_kinds = ARRAY_SIZE(svm_rsm_kinds),
 };
 
 int main(int argc, char *argv[])

@@ -90,11 +90,7 @@ int main(int argc, char *argv[])
 			    mode_name[mode], phase_name[srv.first_phase]);
 	}
 
-	set_phase(PH_RUN);
-	svm_msr_guest_finish(n.vcpu);
-	set_phase(PH_SETUP);
-	uffd_stop(&srv);
-	TEST_ASSERT(!srv.error, "fault thread failed: %d", srv.error);
+	uffd_run_finish(&svm_vendor, n.vcpu, &srv);
 
 	for (i = 0; i < NR_PHASES; i++)
 		if (uffd_faults_in(&srv, i))
@@ -119,9 +115,7 @@ int main(int argc, char *argv[])
 	}
 
 	/* L1 entered L2 once after the restore (after the MSR exit). */
-	check_np_modes(n.vm, "at the end", mode,
-		       (struct np_want){ .set_nested_state = 1, .vmentry = 1 },
-		       (struct np_want){ .legacy_request = 1, .vmentry = 1 });
+	check_np_one_restore(n.vm, "at the end", mode);
 
 	kvm_x86_state_cleanup(state);
 	kvm_vm_free(n.vm);

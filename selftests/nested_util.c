@@ -291,9 +291,9 @@ struct kvm_x86_state *save_l2_state(struct kvm_vcpu *vcpu, uint16_t format)
 	return st;
 }
 
-bool in_guest_mode(struct kvm_vcpu *vcpu)
+uint32_t nested_state_flags(struct kvm_vcpu *vcpu, uint32_t *size)
 {
-	union {
+	static union {
 		struct kvm_nested_state hdr;
 		char buf[16384];
 	} ns;
@@ -301,7 +301,14 @@ bool in_guest_mode(struct kvm_vcpu *vcpu)
 	memset(&ns, 0, sizeof(ns));
 	ns.hdr.size = sizeof(ns);
 	vcpu_nested_state_get(vcpu, &ns.hdr);
-	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
+	if (size)
+		*size = ns.hdr.size;
+	return ns.hdr.flags;
+}
+
+bool in_guest_mode(struct kvm_vcpu *vcpu)
+{
+	return nested_state_flags(vcpu, NULL) & KVM_STATE_NESTED_GUEST_MODE;
 }
 
 void set_phase(enum phase p)
@@ -489,6 +496,16 @@ void uffd_stop(struct uffd_server *s)
 	free(s->contents);
 }
 
+void uffd_run_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu,
+		     struct uffd_server *s)
+{
+	set_phase(PH_RUN);
+	msr_guest_finish(v, vcpu);
+	set_phase(PH_SETUP);
+	uffd_stop(s);
+	TEST_ASSERT(!s->error, "fault thread failed: %d", s->error);
+}
+
 int uffd_faults_in(const struct uffd_server *s, int phase)
 {
 	int i, n = 0;
@@ -499,25 +516,12 @@ int uffd_faults_in(const struct uffd_server *s, int phase)
 }
 
 const struct nested_vendor svm_vendor = {
-	.name = "SVM",
-	.vmx = false,
-	.format = KVM_STATE_NESTED_FORMAT_SVM,
-	.msr_map = "MSRPM",
-	.fs_base_byte = SVM_FS_BASE_BYTE,
-	.fs_base_bit = SVM_FS_BASE_RDBIT,
-	.hypercall_exit = SVM_EXIT_VMMCALL,
-	.msr_l1_guest_code = svm_msr_l1_guest_code,
+	"SVM", false, KVM_STATE_NESTED_FORMAT_SVM, "MSRPM", SVM_FS_BASE_BYTE,
+	SVM_FS_BASE_RDBIT, SVM_EXIT_VMMCALL, svm_msr_l1_guest_code,
 };
-
 const struct nested_vendor vmx_vendor = {
-	.name = "VMX",
-	.vmx = true,
-	.format = KVM_STATE_NESTED_FORMAT_VMX,
-	.msr_map = "MSR bitmap",
-	.fs_base_byte = VMX_FS_BASE_BYTE,
-	.fs_base_bit = VMX_FS_BASE_BIT,
-	.hypercall_exit = EXIT_REASON_VMCALL,
-	.msr_l1_guest_code = vmx_msr_l1_guest_code,
+	"VMX", true, KVM_STATE_NESTED_FORMAT_VMX, "MSR bitmap", VMX_FS_BASE_BYTE,
+	VMX_FS_BASE_BIT, EXIT_REASON_VMCALL, vmx_msr_l1_guest_code,
 };
 
 static bool vmx_ctl_allowed(uint32_t msr, uint32_t ctl)
@@ -757,6 +761,12 @@ void check_np_modes(struct kvm_vm *vm, const char *when, enum mode mode,
 		    struct np_want eager, struct np_want legacy)
 {
 	check_np(vm, when, mode, mode == MODE_EAGER ? eager : legacy);
+}
+
+void check_np_one_restore(struct kvm_vm *vm, const char *when, enum mode mode)
+{
+	check_np_modes(vm, when, mode, (struct np_want){ .set_nested_state = 1, .vmentry = 1 },
+		       (struct np_want){ .legacy_request = 1, .vmentry = 1 });
 }
 
 void expect_unbacked_set(int r, enum mode mode, const char *page, uint64_t gpa)

@@ -125,6 +125,8 @@ struct kvm_x86_state *save_l2_state(struct kvm_vcpu *vcpu, uint16_t format);
 
 /* KVM_GET_NESTED_STATE says the vCPU is in guest mode. */
 bool in_guest_mode(struct kvm_vcpu *vcpu);
+/* The flags of KVM_GET_NESTED_STATE, its size in *@size (if not NULL). */
+uint32_t nested_state_flags(struct kvm_vcpu *vcpu, uint32_t *size);
 
 /* The step of a restore the main thread is in (see set_phase()). */
 enum phase {
@@ -170,6 +172,13 @@ struct uffd_server {
 
 void uffd_start(struct uffd_server *s, void *base, size_t size);
 void uffd_stop(struct uffd_server *s);
+struct nested_vendor;
+/*
+ * The run after the restore under demand paging: msr_guest_finish() in
+ * PH_RUN, then uffd_stop(); asserts the fault thread had no error.
+ */
+void uffd_run_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu,
+		     struct uffd_server *s);
 /* Faults taken in @phase, on any page. */
 int uffd_faults_in(const struct uffd_server *s, int phase);
 
@@ -211,7 +220,7 @@ static inline void l2_hypercall(bool vmx)
 		l2_vmmcall();
 }
 
-/* What the SVM and the VMX version of a test differ in. */
+/* What the SVM and the VMX version of a test differ in (positional in nested_util.c). */
 struct nested_vendor {
 	const char *name;		/* "SVM", "VMX" */
 	bool vmx;
@@ -321,6 +330,11 @@ void vmx_l1_run_l2(struct vmx_pages *vmx, void *l2_code, uint32_t clear_secondar
 /* check_np() with @eager in eager mode and @legacy otherwise. */
 void check_np_modes(struct kvm_vm *vm, const char *when, enum mode mode,
 		    struct np_want eager, struct np_want legacy);
+/*
+ * The counts after one restore of a vCPU in L2 and L1's one VM-entry into
+ * L2 after it: the pages loaded once, in KVM_SET_NESTED_STATE or on request.
+ */
+void check_np_one_restore(struct kvm_vm *vm, const char *when, enum mode mode);
 
 /*
  * The outcome of KVM_SET_NESTED_STATE (@r, errno) of a state whose @page is

@@ -81,20 +81,6 @@ static void l1_guest_code(struct vmx_pages *vmx, HV_PAGES *hv)
 	GUEST_DONE();
 }
 
-static uint32_t nested_flags(struct kvm_vcpu *vcpu, uint32_t *size)
-{
-	static union {
-		struct kvm_nested_state hdr;
-		char buf[16384];
-	} ns;
-
-	memset(&ns, 0, sizeof(ns));
-	ns.hdr.size = sizeof(ns);
-	vcpu_nested_state_get(vcpu, &ns.hdr);
-	*size = ns.hdr.size;
-	return ns.hdr.flags;
-}
-
 static void new_vcpu_setup(struct kvm_vcpu *vcpu)
 {
 	vcpu_set_hv_cpuid(vcpu);
@@ -123,12 +109,12 @@ static struct kvm_vcpu *migrate(struct kvm_vm *vm, struct kvm_vcpu *vcpu, int n)
 	vcpu_sregs_set(vcpu, &st->sregs);
 	set_phase(PH_NESTED_STATE);
 	vcpu_nested_state_set(vcpu, &st->nested);
-	flags = nested_flags(vcpu, &size);
+	flags = nested_state_flags(vcpu, &size);
 	TEST_ASSERT((flags & KVM_STATE_NESTED_EVMCS) && size == st->nested.size,
 		    "migration %d, right after KVM_SET_NESTED_STATE in QEMU's order (VP assist MSR not restored yet): expected KVM_STATE_NESTED_EVMCS and size %u, got flags 0x%x size %u (the pending eVMCS was dropped)",
 		    n, st->nested.size, flags, size);
 	restore_rest(vcpu, st);
-	flags = nested_flags(vcpu, &size);
+	flags = nested_state_flags(vcpu, &size);
 	TEST_ASSERT((flags & KVM_STATE_NESTED_EVMCS) && size == st->nested.size,
 		    "migration %d, after the whole restore: expected KVM_STATE_NESTED_EVMCS and size %u, got flags 0x%x size %u",
 		    n, st->nested.size, flags, size);

@@ -108,8 +108,14 @@ static const struct field smram_fields[] = {
 	F32(cs_attr, 0x7e12), F32(tr_attr, 0x7e92), F32(smm_revision, 0x7efc),
 };
 
-static void mutate_vmx_header(struct kvm_nested_state *ns)
+/* Mutations 3 (VMXON address, SMM and VMX flags) and 4 (vmcs12 address). */
+static void mutate_hdr(struct kvm_nested_state *ns, int what, uint64_t good_vmcs)
 {
+	if (what == 4) {
+		ns->hdr.vmx.vmcs12_pa = fuzz_gpa(good_vmcs);
+		mut("vmcs12_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmcs12_pa);
+		return;
+	}
 	switch (rnd_below(4)) {
 	case 0:
 		ns->hdr.vmx.vmxon_pa = fuzz_gpa(ns->hdr.vmx.vmxon_pa);
@@ -128,96 +134,26 @@ static void mutate_vmx_header(struct kvm_nested_state *ns)
 	}
 }
 
-static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcs)
+/* The SMI handler's own stores (RSM_OWN): a named field of L1's state-save area. */
+static void vmx_rsm_store(struct fuzz_vm *f, int kind, uint32_t *addr, uint32_t *val)
 {
-	struct kvm_nested_state *ns = &s->nested;
-	uint8_t *vmcs12 = ns->data.vmx[0].vmcs12;
-	int n = 1 + rnd_below(3), what;
+	const struct field *x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
 
-	while (n--) {
-		what = rnd_below(12);
-		if (fuzz_mutate_common(s, what, KVM_STATE_NESTED_VMX_VMCS_SIZE))
-			continue;
-		switch (what) {
-		case 3:
-			mutate_vmx_header(ns);
-			break;
-		case 4:
-			ns->hdr.vmx.vmcs12_pa = fuzz_gpa(good_vmcs);
-			mut("vmcs12_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmcs12_pa);
-			break;
-		case 5:
-		case 6:
-			fuzz_mutate_field(vmcs12, ctl_fields, ARRAY_SIZE(ctl_fields), "control");
-			break;
-		case 7:
-		case 8:
-			fuzz_mutate_field(vmcs12, save_fields, ARRAY_SIZE(save_fields), "control");
-			break;
-		default:
-			fuzz_flip_bit(vmcs12, "vmcs12", 1000);
-			break;
-		}
-	}
+	*addr = SMRAM_GPA + 0x8000 + x->off;
+	*val = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
 }
 
-static vm_vaddr_t vmx_alloc(struct fuzz_vm *f)
-{
-	struct vmx_pages *vmx;
-	vm_vaddr_t gva;
+static const uint8_t vmx_rsm_kinds[] = {
+	RSM_OWN, RSM_OWN, RSM_SAVE_AREA, RSM_FIELD, RSM_DWORD,
+};
 
-	vmx = vcpu_alloc_vmx(f->vm, &gva);
-	f->nested_gpa = vmx->vmcs_gpa;
-	f->nested_hva = vmx->vmcs_hva;
-	return gva;
-}
-
-static uint64_t vmx_nested_pa(const struct kvm_x86_state *s)
-{
-	return s->nested.hdr.vmx.vmcs12_pa;
-}
-
-static void vmx_rsm_store(struct fuzz_vm *f, uint32_t *addr, uint32_t *val)
-{
-	uint64_t vmcs_gpa = f->nested_gpa;
-	const struct field *x;
-
-	switch (rnd_below(5)) {
-	case 0:
-	case 1:	/* a named field of L1's SMRAM state-save area */
-		x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
-		*addr = SMRAM_GPA + 0x8000 + x->off;
-		*val = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
-		break;
-	case 2:	/* anywhere in the state-save area */
-		*addr = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
-		*val = fuzz_value(0, 4);
-		break;
-	case 3:	/* a vmcs12 field in guest memory */
-		x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
-				   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
-		*addr = vmcs_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
-		*val = fuzz_value(get_field(f->nested_hva, *addr - vmcs_gpa, 4), 4);
-		break;
-	default: /* a random dword of vmcs12 */
-		*addr = vmcs_gpa + 4 * rnd_below(1024);
-		*val = fuzz_value(0, 4);
-		break;
-	}
-}
-
+/* Bochs is slow: fewer iterations by default. */
 static const struct fuzz_vendor vmx_fuzz = {
-	.name = "vmx",
-	.prog = "vmx_nested_state_fuzz",
-	.def_iters = 40,
-	.def_rsm_iters = 12,
-	.format = KVM_STATE_NESTED_FORMAT_VMX,
-	.l2_exit = EXIT_REASON_VMCALL,
-	.l1_guest_code = l1_guest_code,
-	.alloc = vmx_alloc,
-	.nested_pa = vmx_nested_pa,
-	.mutate_state = mutate_state,
-	.rsm_store = vmx_rsm_store,
+	"vmx", "vmx_nested_state_fuzz", 40, 12, KVM_STATE_NESTED_FORMAT_VMX,
+	EXIT_REASON_VMCALL, &vmx_vendor, l1_guest_code, vmx_rsm_store,
+	"vmcs12", KVM_STATE_NESTED_VMX_VMCS_SIZE, ctl_fields, save_fields,
+	ARRAY_SIZE(ctl_fields), ARRAY_SIZE(save_fields), "control", 1000, mutate_hdr,
+	vmx_rsm_kinds, ARRAY_SIZE(vmx_rsm_kinds),
 };
 
 int main(int argc, char *argv[])

@@ -59,11 +59,7 @@ int main(int argc, char *argv[])
 
 	uffd_start(&srv, addr_gpa2hva(n.vm, PAGES_GPA), NR_PAGES * getpagesize());
 	restore_qemu_order(n.vcpu, state);
-	set_phase(PH_RUN);
-	msr_guest_finish(&vmx_vendor, n.vcpu);
-	set_phase(PH_SETUP);
-	uffd_stop(&srv);
-	TEST_ASSERT(!srv.error, "fault thread failed: %d", srv.error);
+	uffd_run_finish(&vmx_vendor, n.vcpu, &srv);
 
 	for (ph = 0; ph < NR_PHASES; ph++)
 		for (pg = 0; pg < NR_PAGES; pg++)
@@ -84,9 +80,7 @@ int main(int argc, char *argv[])
 				    mode_name[mode], phase_name[expected], srv.faults[ph][pg],
 				    page_name[pg], phase_name[ph]);
 
-	check_np_modes(n.vm, "at the end", mode,
-		       (struct np_want){ .set_nested_state = 1, .vmentry = 1 },
-		       (struct np_want){ .legacy_request = 1, .vmentry = 1 });
+	check_np_one_restore(n.vm, "at the end", mode);
 
 	kvm_x86_state_cleanup(state);
 	kvm_vm_free(n.vm);
