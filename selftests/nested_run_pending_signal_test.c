@@ -49,7 +49,7 @@
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
-	l2_vmmcall();
+	l2_vmmcall_nostore();	/* the bad state's first run gets here too */
 	GUEST_SYNC(4);
 	l2_vmmcall();
 }

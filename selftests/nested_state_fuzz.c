@@ -43,7 +43,7 @@
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
-	l2_vmmcall();
+	l2_vmmcall_nostore();	/* fuzzed states may run it on another stack */
 }
 
 static void l1_guest_code(struct svm_test_data *svm)
@@ -51,7 +51,8 @@ static void l1_guest_code(struct svm_test_data *svm)
 	svm_l1_run_l2(svm, l2_guest_code, false);
 }
 
-#define CTL(f) { #f, offsetof(struct vmcb, control.f), sizeof(((struct vmcb *)0)->control.f) }
+#define CTL_AS(n, f) { n, offsetof(struct vmcb, control.f), sizeof(((struct vmcb *)0)->control.f) }
+#define CTL(f) CTL_AS(#f, f)
 #define SAVE(f) { #f, offsetof(struct vmcb, save.f), sizeof(((struct vmcb *)0)->save.f) }
 
 static const struct field ctl_fields[] = {
@@ -60,8 +61,8 @@ static const struct field ctl_fields[] = {
 	CTL(iopm_base_pa), CTL(msrpm_base_pa), CTL(tsc_offset), CTL(asid),
 	CTL(tlb_ctl), CTL(int_ctl), CTL(int_vector), CTL(int_state),
 	CTL(exit_code), CTL(exit_info_1), CTL(exit_info_2), CTL(exit_int_info),
-	CTL(nested_ctl), CTL(avic_vapic_bar), CTL(event_inj), CTL(event_inj_err),
-	CTL(nested_cr3), CTL(virt_ext), CTL(clean), CTL(next_rip),
+	CTL_AS("nested_ctl", VMCB_NESTED_CTL), CTL(avic_vapic_bar), CTL(event_inj), CTL(event_inj_err),
+	CTL(nested_cr3), CTL_AS("virt_ext", VMCB_VIRT_EXT), CTL(clean), CTL(next_rip),
 	CTL(avic_backing_page), CTL(avic_logical_id), CTL(avic_physical_id),
 };
 

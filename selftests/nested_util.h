@@ -18,6 +18,7 @@
 #include "processor.h"
 #include "svm_util.h"
 #include "vmx.h"
+#include "nested_compat.h"
 
 #define DEFER_PARAM	"/sys/module/kvm/parameters/defer_nested_state_pages"
 
@@ -211,6 +212,21 @@ static inline void l2_vmmcall(void)
 			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
 }
 
+/*
+ * The same without a store: for an L2 whose first instructions may run on
+ * a stack that is not its own (a bad nested state restored with
+ * KVM_STATE_NESTED_RUN_PENDING, nested_run_pending_signal_test), where
+ * l2_vmmcall()'s push would write into L1's frame.  RBP is not clobbered:
+ * run_guest() swaps it with L1's.
+ */
+static inline void l2_vmmcall_nostore(void)
+{
+	__asm__ __volatile__("vmmcall"
+			     : : "a"(0), "c"(0)
+			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
+			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+}
+
 /* L2's exit to L1 on purpose: VMCALL on VMX, VMMCALL on SVM. */
 static inline void l2_hypercall(bool vmx)
 {
@@ -275,7 +291,7 @@ struct nested_vm {
 	const struct nested_vendor *v;
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
-	vm_vaddr_t gva;			/* L1's svm_test_data / vmx_pages */
+	gva_t gva;			/* L1's svm_test_data / vmx_pages */
 	struct svm_test_data *svm;	/* SVM */
 	struct vmx_pages *vmx;		/* VMX */
 	uint64_t msr_gpa;		/* L1's MSRPM / MSR bitmap */

@@ -35,17 +35,6 @@
 #include "evmcs.h"
 #include "nested_util.h"
 
-/*
- * 6.12's library keeps the Hyper-V pages (VP assist, eVMCS) in a struct
- * hyperv_test_pages of their own and makes the eVMCS current with
- * load_evmcs(); 6.1's keeps them in struct vmx_pages and load_vmcs() does it.
- */
-#ifdef HV_VMX_SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH
-#define HV_PAGES	struct hyperv_test_pages
-#else
-#define HV_PAGES	struct vmx_pages
-#endif
-
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
@@ -54,19 +43,12 @@ static void l2_guest_code(void)
 	vmcall();
 }
 
-static void l1_guest_code(struct vmx_pages *vmx, HV_PAGES *hv)
+static void l1_guest_code(struct vmx_pages *vmx, hv_pages_t *hv)
 {
 	unsigned long l2_stack[L2_STACK_SIZE];
 
 	enable_vp_assist(hv->vp_assist_gpa, hv->vp_assist);
-#ifdef HV_VMX_SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH
-	evmcs_enable();
-	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
-	GUEST_ASSERT(load_evmcs(hv));
-#else
-	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
-	GUEST_ASSERT(load_vmcs(vmx));
-#endif
+	GUEST_ASSERT(evmcs_vmx_start(vmx, hv));
 	GUEST_ASSERT(vmptrstz() == hv->enlightened_vmcs_gpa);
 	prepare_vmcs(vmx, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
 	GUEST_SYNC(1);
@@ -134,7 +116,7 @@ static void expect_vmcall_exit(struct kvm_vcpu *vcpu, int stage)
 
 int main(int argc, char *argv[])
 {
-	vm_vaddr_t vmx_gva, hv_gva;
+	gva_t vmx_gva, hv_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 
@@ -146,11 +128,7 @@ int main(int argc, char *argv[])
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
 	new_vcpu_setup(vcpu);
 	vcpu_alloc_vmx(vm, &vmx_gva);
-#ifdef HV_VMX_SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH
-	vcpu_alloc_hyperv_test_pages(vm, &hv_gva);
-#else
-	hv_gva = vmx_gva;
-#endif
+	hv_gva = hv_pages_alloc(vm, vmx_gva);
 	vcpu_args_set(vcpu, 2, vmx_gva, hv_gva);
 
 	run_to_stage(vcpu, 1);

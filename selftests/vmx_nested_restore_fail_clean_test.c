@@ -67,14 +67,14 @@ int main(int argc, char *argv[])
 	struct vmx_msr_entry *list;
 	struct kvm_vcpu *vcpu;
 	struct nested_vm n;
-	vm_vaddr_t list_gva;
+	gva_t list_gva;
 	enum mode mode;
 	int r;
 
 	mode = nested_require(&vmx_vendor, NEED_NESTED_STATE | NEED_TRIPLE_FAULT | NEED_MSR_L1);
 	nested_vm_create(&n, &vmx_vendor, l1_guest_code, NV_APIC_ACCESS);
 	vm_enable_cap(n.vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
-	list_gva = vm_vaddr_alloc_page(n.vm);
+	list_gva = vm_alloc_page(n.vm);
 	list = addr_gva2hva(n.vm, list_gva);
 	list[0] = (struct vmx_msr_entry){ .index = MSR_KERNEL_GS_BASE, .value = LIST_VALUE };
 	list[1] = list[0];

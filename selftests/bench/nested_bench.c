@@ -180,7 +180,7 @@ static void bench_l2exit(int batches)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 
 	vm = vm_create_with_one_vcpu(&vcpu, l2exit_guest);
 	vcpu_alloc_svm(vm, &svm_gva);
@@ -218,7 +218,7 @@ static void bench_restore(int samples)
 	struct kvm_x86_state *st;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 	uint64_t t0, t1, t2;
 	int i, r;
 
@@ -281,7 +281,7 @@ static void bench_smi(int batches)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 	uint32_t addr = SMRAM_GPA + SMI_COUNT_OFF, count;
 	uint8_t *smram;
 
