@@ -27,9 +27,6 @@
  *
  * kvm-nested only: skips when the parameter does not exist (stock kvm.ko).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

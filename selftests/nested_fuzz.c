@@ -18,9 +18,6 @@
  * iteration), so a run replays exactly from its seed and FUZZ_START=i
  * FUZZ_ITERS=1 replays iteration i (on a fresh VM).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>

@@ -22,9 +22,6 @@
  * Then the valid state is restored into the same vCPU and the guest must run
  * to completion, L2's RDMSR(FS_BASE) exiting to L1.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

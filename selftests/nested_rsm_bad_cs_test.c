@@ -29,9 +29,6 @@
  *
  * Only 6.1's em_rsm() has this shape (rig/tests-*.list: series=6.1).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -26,9 +26,6 @@
  * KVM the test fails (KVM_RUN interrupted by the signal); the rig also
  * sees the WARN splat.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

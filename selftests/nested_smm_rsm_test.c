@@ -32,9 +32,6 @@
  *
  * Usage: nested_smm_rsm_test [variant...] (default: all)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>

@@ -30,9 +30,6 @@
  * the driver is nested_fuzz.c.
  * Without arguments: 120 state + 40 RSM iterations, seed 0x5eed (make check).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <unistd.h>

@@ -18,9 +18,6 @@
  * KVM_SET_NESTED_STATE (kvm-nested, eager) or not yet (legacy, stock).
  * The guest must then complete, L2's RDMSR exiting to L1.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>

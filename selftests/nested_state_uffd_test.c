@@ -25,9 +25,6 @@
  * supplied.  When the VM's debugfs file nested_state_pages exists (kvm-nested)
  * its mode and load counts are checked too.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

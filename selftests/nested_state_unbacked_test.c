@@ -23,9 +23,6 @@
  * the failed ioctl changed in the vCPU's sregs is reported, not checked.  When the VM's debugfs file
  * nested_state_pages exists (kvm-nested) its counts are checked too.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,9 +2,6 @@
 /*
  * nested_util.c - helpers shared by kvm-nested's selftests (nested_util.h).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

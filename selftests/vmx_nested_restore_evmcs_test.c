@@ -19,9 +19,6 @@
  * Expected the same in every mode and with stock KVM.  KVM emulates the
  * eVMCS itself, so this runs under Bochs' VMX.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +28,6 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "vmx.h"
-#include "evmcs.h"
 #include "nested_util.h"
 
 static void l2_guest_code(void)

@@ -28,9 +28,6 @@
  * Then the list and the memslot are put back, the valid state is restored
  * into the same vCPU and the guest must complete (L2's RDMSR exiting to L1).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

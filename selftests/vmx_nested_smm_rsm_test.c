@@ -14,9 +14,6 @@
  * nested_state_pages counts (rsm 1 in eager mode, legacy_request 1 in
  * legacy mode) are checked when the file exists.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -31,9 +31,6 @@
  * Without arguments (Bochs is slow): 40 state + 12 RSM iterations, seed
  * 0x5eed.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <unistd.h>

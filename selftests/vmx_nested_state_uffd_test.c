@@ -23,9 +23,6 @@
  * L1's MSR bitmap.  Debugfs nested_state_pages counts are checked when the
  * file exists.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

@@ -21,9 +21,6 @@
  * guest must complete (L2's RDMSR exiting to L1).  Debugfs
  * nested_state_pages counts are checked when the file exists.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

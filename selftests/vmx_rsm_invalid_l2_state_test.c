@@ -16,9 +16,6 @@
  * EIO).  Expected (kvm-nested, both modes): L1 gets a triple fault VM-Exit
  * (exit reason 2) and completes.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -24,9 +24,6 @@
  * Usage: nested_bench [-r round] [-b batches] [-i l1,l2,smi iterations]
  *                     [-s restores] [bench...]   (default: all four)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
