@@ -150,10 +150,7 @@ static void bench_l1exit(int batches)
 static void l2_vmmcall_loop(void)
 {
 	for (;;)
-		__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
-				     : : "a"(0), "c"(0)
-				     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
-				       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+		l2_vmmcall();
 }
 
 static void l2exit_guest(struct svm_test_data *svm)
