@@ -54,7 +54,7 @@ typedef vm_vaddr_t gva_t;
  * load_vmcs() does it.
  */
 #ifdef KVM_LIB_HV_PAGES
-typedef struct hyperv_test_pages hv_pages_t;
+#define HV_PAGES	struct hyperv_test_pages
 
 static inline gva_t hv_pages_alloc(struct kvm_vm *vm, gva_t vmx_gva)
 {
@@ -65,20 +65,20 @@ static inline gva_t hv_pages_alloc(struct kvm_vm *vm, gva_t vmx_gva)
 }
 
 /* Guest code: VMXON, and the eVMCS made current. */
-static inline bool evmcs_vmx_start(struct vmx_pages *vmx, hv_pages_t *hv)
+static inline bool evmcs_vmx_start(struct vmx_pages *vmx, HV_PAGES *hv)
 {
 	evmcs_enable();
 	return prepare_for_vmx_operation(vmx) && load_evmcs(hv);
 }
 #else
-typedef struct vmx_pages hv_pages_t;
+#define HV_PAGES	struct vmx_pages
 
 static inline gva_t hv_pages_alloc(struct kvm_vm *vm, gva_t vmx_gva)
 {
 	return vmx_gva;
 }
 
-static inline bool evmcs_vmx_start(struct vmx_pages *vmx, hv_pages_t *hv)
+static inline bool evmcs_vmx_start(struct vmx_pages *vmx, HV_PAGES *hv)
 {
 	return prepare_for_vmx_operation(vmx) && load_vmcs(vmx);
 }

@@ -32,7 +32,7 @@
 uint64_t rnd(void);
 uint64_t rnd_below(uint64_t n);
 /* Appends to the iteration's mutation log (printed with failures). */
-void mut(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mut(const char *fmt, ...) __printf(1, 2);
 /* An "interesting" new value for a field of @bytes bytes that holds @old. */
 uint64_t fuzz_value(uint64_t old, int bytes);
 /* vmcb12/vmcs12 GPAs: unbacked, the APIC page, unaligned, huge, @good +/-. */

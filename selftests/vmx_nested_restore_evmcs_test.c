@@ -38,7 +38,7 @@ static void l2_guest_code(void)
 	vmcall();
 }
 
-static void l1_guest_code(struct vmx_pages *vmx, hv_pages_t *hv)
+static void l1_guest_code(struct vmx_pages *vmx, HV_PAGES *hv)
 {
 	unsigned long l2_stack[L2_STACK_SIZE];
 
