@@ -40,15 +40,11 @@ while [ $# -gt 0 ]; do
 	--build) TIME_BUILD=$2 && shift ;;
 	--ours-dir) OURS_DIR=$2 && shift ;;
 	--icount) ICOUNT=$2 && shift ;;
-	-h | --help) rig_usage Exit ;;
-	-*) rig_usage Exit ;;
-	*) break ;;
+	*) rig_opt "$1" Exit || break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || rig_usage Exit
-KVER=$1
-SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a kernel release of a supported series ($(series_names))"
+rig_kver Exit "$@"
 SRCPKG=$(series_conf "$SERIES" SOURCE)
 if [ "$SMOKE" = 1 ]; then
 	ROUNDS=1

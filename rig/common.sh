@@ -27,6 +27,31 @@ rig_usage()
 	exit 2
 }
 
+# rig_opt ARG MARK: the last arm of a script's option loop: an unknown
+# option ARG prints the usage (rig_usage MARK); a first operand returns 1
+# (the loop breaks): *) rig_opt "$1" MARK || break ;;
+rig_opt()
+{
+	case $1 in
+	-*) rig_usage "$2" ;;
+	esac
+	return 1
+}
+
+# rig_kver MARK ARG...: after the options, exactly one operand, a kernel
+# release of a supported series: sets KVER and SERIES; otherwise the usage
+# (rig_usage MARK) or an error that names the series.
+rig_kver()
+{
+	rk_mark=$1
+	shift
+	[ $# -eq 1 ] || rig_usage "$rk_mark"
+	KVER=$1
+	# shellcheck disable=SC2034 # used by the scripts that call this
+	SERIES=$(series_of "$KVER") ||
+		die "KVER=$KVER is not a kernel release of a supported series ($(series_names))"
+}
+
 # rig_awk PARSER ARGS...: run rig/PARSER (an awk program) with the log
 # grammar (rig/log.awk) and the splat ignore list.
 rig_awk()

@@ -34,14 +34,11 @@ while [ $# -gt 0 ]; do
 	--seed) SEED=$2 && shift ;;
 	--timeout) TMO=$2 && shift ;;
 	--ours) OURS=$2 && shift ;;
-	-h | --help) rig_usage Exit ;;
-	-*) rig_usage Exit ;;
-	*) break ;;
+	*) rig_opt "$1" Exit || break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || rig_usage Exit
-KVER=$1
+rig_kver Exit "$@"
 for fz_v in "$ITERS" "$SEED" "${RSM_ITERS:-0}" "${TMO:-0}"; do
 	case $fz_v in
 	'' | *[!0-9a-fA-Fx]*) die "not a number: '$fz_v'" ;;

@@ -28,16 +28,14 @@ while [ $# -gt 0 ]; do
 	--vmx) VMX=--vmx && RIGNAME=vmx ;;
 	--vmm) HARNESS=vmm ;;
 	--scenarios) SCENARIOS=$2 && shift ;;
-	-*) rig_usage See ;;
-	*) break ;;
+	*) rig_opt "$1" See || break ;;
 	esac
 	shift
 done
 [ $# -ge 1 ] || rig_usage See
-KVER=$1
+rig_kver See "$1"
 shift
 ONLY=$*
-SERIES=$(series_of "$KVER") || die "unsupported KVER=$KVER"
 PDIR=$RIG/mutants/$SERIES
 [ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
 [ -z "$VMX" ] || [ "$HARNESS" = vmtest ] || die "--vmx and --vmm exclude each other"

@@ -32,15 +32,12 @@ while [ $# -gt 0 ]; do
 	--append) APPEND=$2 && shift ;;
 	--ours-dir) OURS_DIR=$2 && shift ;;
 	--repeat) REPEAT=$2 && shift ;;
-	-*) rig_usage See ;;
-	*) break ;;
+	*) rig_opt "$1" See || break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || rig_usage See
-KVER=$1
+rig_kver See "$@"
 case $REPEAT in '' | *[!0-9]* | 0) die "--repeat takes a positive number" ;; esac
-series_of "$KVER" >/dev/null || die "KVER=$KVER is not a Debian 12 6.1 or 6.12 kernel release"
 : "${OURS_DIR:=$BUILD/kvm/$KVER}"
 RUN=$RIGB/run/$KVER-vmm
 LOGDIR=$RIGB/logs

@@ -42,15 +42,11 @@ while [ $# -gt 0 ]; do
 	--ours-dir) OURS_DIR=$2 && shift ;;
 	--timeout) DEFTMO=$2 && shift ;;
 	--retries) RETRIES=$2 && shift ;;
-	-h | --help) rig_usage See ;;
-	-*) rig_usage See ;;
-	*) break ;;
+	*) rig_opt "$1" See || break ;;
 	esac
 	shift
 done
-[ $# -eq 1 ] || rig_usage See
-KVER=$1
-SERIES=$(series_of "$KVER") || die "KVER=$KVER is not a kernel release of a supported series ($(series_names))"
+rig_kver See "$@"
 : "${OURS_DIR:=$BUILD/kvm/$KVER}"
 if [ "$VMX" = 1 ]; then
 	VENDOR=intel

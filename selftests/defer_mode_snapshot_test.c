@@ -27,9 +27,6 @@
  *
  * kvm-nested only: skips when the parameter does not exist (stock kvm.ko).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -220,21 +217,18 @@ static void expect_trace(const char *when, const char *expected)
 static struct kvm_vm *fresh_vm_with_l2_state(struct kvm_vcpu **vcpu,
 					     struct kvm_x86_state **state)
 {
-	vm_vaddr_t svm_gva;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 
-	vm = vm_create_with_one_vcpu(vcpu, svm_msr_l1_guest_code);
-	vcpu_alloc_svm(vm, &svm_gva);
-	vcpu_args_set(*vcpu, 1, svm_gva);
-	run_to_stage(*vcpu, 1);
-	run_to_stage(*vcpu, 2);
-	*state = vcpu_save_state(*vcpu);
+	nested_vm_create(&n, &svm_vendor, NULL, 0);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
+	*state = vcpu_save_state(n.vcpu);
 	TEST_ASSERT((*state)->nested.flags & KVM_STATE_NESTED_GUEST_MODE,
 		    "saved nested state: expected guest mode, got flags 0x%x",
 		    (*state)->nested.flags);
-	kvm_vm_release(vm);
-	*vcpu = vm_recreate_with_one_vcpu(vm);
-	return vm;
+	nested_vm_recreate(&n);
+	*vcpu = n.vcpu;
+	return n.vm;
 }
 
 static struct kvm_x86_state *with_unbacked_msrpm(struct kvm_x86_state *st)
@@ -243,6 +237,33 @@ static struct kvm_x86_state *with_unbacked_msrpm(struct kvm_x86_state *st)
 
 	((struct vmcb *)bad->nested.data.svm[0].vmcb12)->control.msrpm_base_pa = UNBACKED_GPA;
 	return bad;
+}
+
+/* The whole restore of @st, then the trace and counts it must leave. */
+static void restore_traced(struct kvm_vm *vm, struct kvm_vcpu *vcpu, struct kvm_x86_state *st,
+			   enum mode mode, const char *what, const char *trace,
+			   struct np_want want)
+{
+	char when[64];
+
+	vcpu_sregs_set(vcpu, &st->sregs);
+	vcpu_nested_state_set(vcpu, &st->nested);
+	restore_rest(vcpu, st);
+	expect_trace(what, trace);
+	snprintf(when, sizeof(when), "VM %c after the %s", what[0], strchr(what, ' ') + 1);
+	check_np(vm, when, mode, want);
+}
+
+/* The guest runs to its end; then the trace and counts it must leave. */
+static void finish_traced(struct kvm_vm *vm, struct kvm_vcpu *vcpu, enum mode mode,
+			  const char *what, const char *trace, struct np_want want)
+{
+	char when[64];
+
+	svm_msr_guest_finish(vcpu);
+	expect_trace(what, trace);
+	snprintf(when, sizeof(when), "VM %c at the end", what[0]);
+	check_np(vm, when, mode, want);
 }
 
 int main(int argc, char *argv[])
@@ -255,8 +276,7 @@ int main(int argc, char *argv[])
 
 	__TEST_REQUIRE(!stat(DEFER_PARAM, &st),
 		       "%s does not exist (stock kvm.ko, not kvm-nested?)", DEFER_PARAM);
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
+	nested_require(&svm_vendor, NEED_NESTED_STATE);
 
 	initial_value = param_read();
 	atexit(restore_param);
@@ -290,19 +310,12 @@ int main(int argc, char *argv[])
 	check_np(vm_a, "VM A after the bad KVM_SET_NESTED_STATE", MODE_EAGER,
 		 (struct np_want){ .set_nested_state = 1, .failed = 1 });
 
-	vcpu_sregs_set(vcpu_a, &state_a->sregs);
-	vcpu_nested_state_set(vcpu_a, &state_a->nested);
-	restore_rest(vcpu_a, state_a);
-	expect_trace("A's valid restore", "set_nested_state:ok");
-	check_np(vm_a, "VM A after the valid restore", MODE_EAGER,
-		 (struct np_want){ .set_nested_state = 2, .failed = 1 });
+	restore_traced(vm_a, vcpu_a, state_a, MODE_EAGER, "A's valid restore",
+		       "set_nested_state:ok", (struct np_want){ .set_nested_state = 2, .failed = 1 });
 
 	/* B (legacy): the bad state is accepted, KVM_RUN fails. */
-	vcpu_sregs_set(vcpu_b, &bad_b->sregs);
-	vcpu_nested_state_set(vcpu_b, &bad_b->nested);
-	restore_rest(vcpu_b, bad_b);
-	expect_trace("B's bad restore", "");
-	check_np(vm_b, "VM B after the bad restore", MODE_LEGACY, (struct np_want){});
+	restore_traced(vm_b, vcpu_b, bad_b, MODE_LEGACY, "B's bad restore", "",
+		       (struct np_want){});
 	vcpu_run(vcpu_b);
 	TEST_ASSERT(vcpu_b->run->exit_reason == KVM_EXIT_INTERNAL_ERROR,
 		    "VM B (legacy), MSRPM at unbacked GPA: expected KVM_RUN to exit with KVM_EXIT_INTERNAL_ERROR, got exit reason %u (%s)",
@@ -311,22 +324,13 @@ int main(int argc, char *argv[])
 	check_np(vm_b, "VM B after the failed KVM_RUN", MODE_LEGACY,
 		 (struct np_want){ .legacy_request = 1, .failed = 1 });
 
-	vcpu_sregs_set(vcpu_b, &state_b->sregs);
-	vcpu_nested_state_set(vcpu_b, &state_b->nested);
-	restore_rest(vcpu_b, state_b);
-	expect_trace("B's valid restore", "");
-	check_np(vm_b, "VM B after the valid restore", MODE_LEGACY,
-		 (struct np_want){ .legacy_request = 1, .failed = 1 });
+	restore_traced(vm_b, vcpu_b, state_b, MODE_LEGACY, "B's valid restore", "",
+		       (struct np_want){ .legacy_request = 1, .failed = 1 });
 
-	svm_msr_guest_finish(vcpu_a);
-	expect_trace("A's run", "vmentry:ok");
-	check_np(vm_a, "VM A at the end", MODE_EAGER,
-		 (struct np_want){ .set_nested_state = 2, .vmentry = 1, .failed = 1 });
-
-	svm_msr_guest_finish(vcpu_b);
-	expect_trace("B's run", "legacy_request:ok vmentry:ok");
-	check_np(vm_b, "VM B at the end", MODE_LEGACY,
-		 (struct np_want){ .legacy_request = 2, .vmentry = 1, .failed = 1 });
+	finish_traced(vm_a, vcpu_a, MODE_EAGER, "A's run", "vmentry:ok",
+		      (struct np_want){ .set_nested_state = 2, .vmentry = 1, .failed = 1 });
+	finish_traced(vm_b, vcpu_b, MODE_LEGACY, "B's run", "legacy_request:ok vmentry:ok",
+		      (struct np_want){ .legacy_request = 2, .vmentry = 1, .failed = 1 });
 
 	free(bad_a);
 	free(bad_b);

@@ -26,9 +26,6 @@
  * KVM the test fails (KVM_RUN interrupted by the signal); the rig also
  * sees the WARN splat.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,33 +38,22 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "svm_util.h"
 #include "nested_util.h"
 
 #define APIC_BASE_GPA	0xfee00000ull
 #define RUN_BOUND_SECS	5
-#define L2_STACK_SIZE	256
 
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
-	__asm__ __volatile__("vmmcall" : : "a"(0), "c"(0) : "memory");
+	l2_vmmcall_nostore();	/* the bad state's first run gets here too */
 	GUEST_SYNC(4);
-	__asm__ __volatile__("vmmcall" : : "a"(0), "c"(0) : "memory");
+	l2_vmmcall();
 }
 
 static void l1_guest_code(struct svm_test_data *svm)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
-	struct vmcb *vmcb = svm->vmcb;
-
-	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	GUEST_SYNC(1);
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, 0, 0, 0);
-	vmcb->save.rip += 3;		/* skip VMMCALL (0f 01 d9); no NRIP save */
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_DONE();
+	svm_l1_run_l2(svm, l2_guest_code, true);
 }
 
 static void on_alarm(int sig)
@@ -82,22 +68,17 @@ int main(int argc, char *argv[])
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct kvm_vcpu *vcpu;
 	struct vmcb *vmcb12;
-	vm_vaddr_t svm_gva;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 	size_t state_size;
 	struct ucall uc;
 	int r, err;
 
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
+	nested_require(&svm_vendor, NEED_NESTED_STATE);
+	nested_vm_create(&n, &svm_vendor, l1_guest_code, 0);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
 
-	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
-	vcpu_alloc_svm(vm, &svm_gva);
-	vcpu_args_set(vcpu, 1, svm_gva);
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
-
-	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_SVM);
+	state = save_l2_state(n.vcpu, KVM_STATE_NESTED_FORMAT_SVM);
 
 	state_size = sizeof(*state) + state->msrs.nmsrs * sizeof(state->msrs.entries[0]);
 	bad = malloc(state_size);
@@ -108,8 +89,8 @@ int main(int argc, char *argv[])
 	vmcb12 = (struct vmcb *)bad->nested.data.svm[0].vmcb12;
 	vmcb12->control.intercept_exceptions = ~0u;
 
-	kvm_vm_release(vm);
-	vcpu = vm_recreate_with_one_vcpu(vm);
+	nested_vm_recreate(&n);
+	vcpu = n.vcpu;
 	restore_qemu_order(vcpu, bad);
 
 	TEST_ASSERT(!sigaction(SIGALRM, &sa, NULL), "sigaction: errno %d", errno);
@@ -140,6 +121,6 @@ int main(int argc, char *argv[])
 
 	free(bad);
 	kvm_x86_state_cleanup(state);
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

@@ -32,9 +32,6 @@
  *
  * Usage: nested_smm_rsm_test [variant...] (default: all)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -48,52 +45,16 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "svm_util.h"
 #include "nested_util.h"
 
 #define SMRAM_SCRATCH	0x4000			/* offset of the plain variant's store */
 
 #define MARKER		0x5a5aa5a5u
 
-#define L2_STACK_SIZE	256
-
 enum variant { V_PLAIN, V_CORRUPT_VMRUN, V_CORRUPT_ASID, V_UNBACKED_MSRPM, NR_VARIANTS };
 static const char * const variant_name[NR_VARIANTS] = {
 	"plain", "corrupt-vmrun", "corrupt-asid", "unbacked-msrpm",
 };
-
-/*
- * The SMI handler, 16-bit code: store a dword, report, RSM.
- *   66 b8 <addr32>   mov $addr, %eax
- *   66 bb <val32>    mov $val, %ebx
- *   67 66 89 18      mov %ebx, (%eax)     (DS base 0, limit 4 GiB in SMM)
- *   b0 fe            mov $SMI_SYNC_AL, %al
- *   e4 0e            in $SMI_SYNC_PORT, %al
- *   0f aa            rsm
- */
-static uint8_t smi_handler[] = {
-	0x66, 0xb8, 0, 0, 0, 0,
-	0x66, 0xbb, 0, 0, 0, 0,
-	0x67, 0x66, 0x89, 0x18,
-	0xb0, SMI_SYNC_AL,
-	0xe4, SMI_SYNC_PORT,
-	0x0f, 0xaa,
-};
-#define HANDLER_ADDR_OFF	2
-#define HANDLER_VAL_OFF		8
-
-static void l2_guest_code(void)
-{
-	GUEST_SYNC(2);			/* in L2: the host raises an SMI here */
-	(void)rdmsr(MSR_FS_BASE);	/* L1's MSRPM makes this exit to L1 */
-	GUEST_SYNC(4);
-	l2_vmmcall();
-}
-
-static void l1_guest_code(struct svm_test_data *svm)
-{
-	svm_msr_l1_run(svm, l2_guest_code);
-}
 
 static bool kernel_is_6_1(void)
 {
@@ -103,27 +64,36 @@ static bool kernel_is_6_1(void)
 	return !strncmp(u.release, "6.1.", 4);
 }
 
+/* RSM into L2 @why must have shut down L1 (not L2). */
+static void expect_l1_shutdown(struct kvm_vcpu *vcpu, const char *who, const char *why)
+{
+	struct kvm_run *run = vcpu->run;
+
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
+		    "%s: RSM into L2 %s: expected L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
+		    who, why, run->exit_reason, exit_reason_str(run->exit_reason));
+	TEST_ASSERT(!in_guest_mode(vcpu),
+		    "%s: expected L1, not L2, to be shut down (vCPU out of guest mode)", who);
+}
+
 static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 {
 	const char *name = variant_name[v];
 	struct svm_test_data *svm;
 	struct kvm_vcpu *vcpu;
+	struct nested_vm n;
 	struct kvm_run *run;
 	struct kvm_vm *vm;
 	struct vmcb *vmcb12;
 	uint32_t addr, val;
 	struct ucall uc;
-	vm_vaddr_t svm_gva;
-	uint8_t *smram;
 
 	pr_info("variant %s\n", name);
-	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
+	nested_vm_create(&n, &svm_vendor, NULL, NV_SMRAM);
+	vm = n.vm;
+	vcpu = n.vcpu;
+	svm = n.svm;
 	run = vcpu->run;
-
-	smram = smram_setup(vm, vcpu);
-
-	svm = vcpu_alloc_svm(vm, &svm_gva);
-	vcpu_args_set(vcpu, 1, svm_gva);
 
 	smm_ram_alias(vm, svm->vmcb_gpa, "vmcb12");
 
@@ -161,9 +131,7 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 	default:
 		TEST_FAIL("bad variant %d", v);
 	}
-	memcpy(&smi_handler[HANDLER_ADDR_OFF], &addr, 4);
-	memcpy(&smi_handler[HANDLER_VAL_OFF], &val, 4);
-	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
+	smi_handler_stores(n.smram, &addr, &val, 1);
 
 	run_to_smi_handler(vcpu, name);
 
@@ -174,25 +142,15 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 	case V_PLAIN: {
 		uint32_t got;
 
-		memcpy(&got, smram + SMRAM_SCRATCH, 4);
+		memcpy(&got, n.smram + SMRAM_SCRATCH, 4);
 		TEST_ASSERT(got == MARKER, "plain: expected the SMI handler's store 0x%x in SMRAM, got 0x%x",
 			    MARKER, got);
 		uc = expect_stage(vcpu, name, 3);
-		TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
-			    "plain: after RSM into L2, L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (0x%x), got exit code 0x%lx info1 0x%lx: MSRPM not loaded after RSM",
-			    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
-		run_to_stage_of(vcpu, name, 4);
-		uc = run_to_stage_of(vcpu, name, 5);
-		TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
-			    "plain: expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
-			    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
-		run_to_stage_of(vcpu, name, 0);
-		if (mode == MODE_EAGER)
-			check_np(vm, name, mode,
-				 (struct np_want){ .rsm = 1, .vmentry = 2 });
-		else
-			check_np(vm, name, mode,
-				 (struct np_want){ .legacy_request = 1, .vmentry = 2 });
+		expect_msr_exit(&svm_vendor, uc, "plain: after RSM into L2");
+		msr_guest_finish_from_4(&svm_vendor, vcpu);
+		check_np_modes(vm, name, mode,
+			       (struct np_want){ .rsm = 1, .vmentry = 2 },
+			       (struct np_want){ .legacy_request = 1, .vmentry = 2 });
 		break;
 	}
 	case V_CORRUPT_VMRUN:
@@ -203,21 +161,14 @@ static void run_variant(enum variant v, enum mode mode, bool is_6_1)
 				name, (unsigned long)uc.args[2]);
 			break;
 		}
-		TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
-			    "%s: RSM into L2 with an illegal vmcb12: expected L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
-			    name, run->exit_reason, exit_reason_str(run->exit_reason));
-		TEST_ASSERT(!in_guest_mode(vcpu),
-			    "%s: expected L1, not L2, to be shut down (vCPU out of guest mode)", name);
+		expect_l1_shutdown(vcpu, name, "with an illegal vmcb12");
 		check_np(vm, name, mode,
 			 (struct np_want){ .vmentry = 1 });
 		break;
 	case V_UNBACKED_MSRPM:
 		if (mode == MODE_EAGER) {
-			TEST_ASSERT(run->exit_reason == KVM_EXIT_SHUTDOWN,
-				    "%s (eager): RSM into L2 whose MSRPM is unbacked: expected the load at RSM to fail and L1 to shut down (KVM_EXIT_SHUTDOWN), got exit reason %u (%s)",
-				    name, run->exit_reason, exit_reason_str(run->exit_reason));
-			TEST_ASSERT(!in_guest_mode(vcpu),
-				    "%s (eager): expected L1, not L2, to be shut down", name);
+			expect_l1_shutdown(vcpu, "unbacked-msrpm (eager)",
+					   "whose MSRPM is unbacked (its load at RSM must fail)");
 			check_np(vm, name, mode,
 				 (struct np_want){ .rsm = 1, .vmentry = 1, .failed = 1 });
 		} else {
@@ -242,11 +193,8 @@ int main(int argc, char *argv[])
 	enum mode mode;
 	int i, v;
 
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	mode = read_mode();
-	pr_info("mode: %s, kernel series %s\n", mode_name[mode], is_6_1 ? "6.1" : "6.12");
+	mode = nested_require(&svm_vendor, NEED_SMM | NEED_NESTED_STATE);
+	pr_info("kernel series %s\n", is_6_1 ? "6.1" : "6.12");
 
 	if (argc < 2) {
 		for (v = 0; v < NR_VARIANTS; v++)

@@ -26,12 +26,10 @@
  *
  * After every rejected blob and every FUZZ_CHECK_EVERY iterations the valid
  * state is restored and the guest must complete; the VM is recreated every
- * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h.
+ * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h;
+ * the driver is nested_fuzz.c.
  * Without arguments: 120 state + 40 RSM iterations, seed 0x5eed (make check).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -42,22 +40,16 @@
 static void l2_guest_code(void)
 {
 	GUEST_SYNC(2);
-	__asm__ __volatile__("vmmcall" : : "a"(0), "c"(0) : "memory");
+	l2_vmmcall_nostore();	/* fuzzed states may run it on another stack */
 }
 
 static void l1_guest_code(struct svm_test_data *svm)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
-	struct vmcb *vmcb = svm->vmcb;
-
-	generic_svm_setup(svm, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	GUEST_SYNC(1);
-	run_guest(vmcb, svm->vmcb_gpa);
-	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, 0, 0, 0);
-	GUEST_DONE();
+	svm_l1_run_l2(svm, l2_guest_code, false);
 }
 
-#define CTL(f) { #f, offsetof(struct vmcb, control.f), sizeof(((struct vmcb *)0)->control.f) }
+#define CTL_AS(n, f) { n, offsetof(struct vmcb, control.f), sizeof(((struct vmcb *)0)->control.f) }
+#define CTL(f) CTL_AS(#f, f)
 #define SAVE(f) { #f, offsetof(struct vmcb, save.f), sizeof(((struct vmcb *)0)->save.f) }
 
 static const struct field ctl_fields[] = {
@@ -66,8 +58,8 @@ static const struct field ctl_fields[] = {
 	CTL(iopm_base_pa), CTL(msrpm_base_pa), CTL(tsc_offset), CTL(asid),
 	CTL(tlb_ctl), CTL(int_ctl), CTL(int_vector), CTL(int_state),
 	CTL(exit_code), CTL(exit_info_1), CTL(exit_info_2), CTL(exit_int_info),
-	CTL(nested_ctl), CTL(avic_vapic_bar), CTL(event_inj), CTL(event_inj_err),
-	CTL(nested_cr3), CTL(virt_ext), CTL(clean), CTL(next_rip),
+	CTL_AS("nested_ctl", VMCB_NESTED_CTL), CTL(avic_vapic_bar), CTL(event_inj), CTL(event_inj_err),
+	CTL(nested_cr3), CTL_AS("virt_ext", VMCB_VIRT_EXT), CTL(clean), CTL(next_rip),
 	CTL(avic_backing_page), CTL(avic_logical_id), CTL(avic_physical_id),
 };
 
@@ -79,154 +71,43 @@ static const struct field save_fields[] = {
 	SAVE(dbgctl),
 };
 
-/* vmcb12 GPAs: unbacked, the APIC page, unaligned, huge, the old one +/-. */
-static void mutate_field(void *vmcb12, const struct field *f, int nf)
+/* Mutations 3 and 4: the vmcb12 address. */
+static void mutate_hdr(struct kvm_nested_state *ns, int what, uint64_t good_vmcb)
 {
-	const struct field *x = &f[rnd_below(nf)];
-	uint64_t old = get_field(vmcb12, x->off, x->bytes);
-	uint64_t v = x->off < 0x400 && !strncmp(x->name, "intercept", 9) && rnd_below(2) ?
-		     old | fuzz_value(0, x->bytes) : fuzz_value(old, x->bytes);
-
-	put_field(vmcb12, x->off, x->bytes, v);
-	mut("%s=0x%lx ", x->name, (unsigned long)v);
+	ns->hdr.svm.vmcb_pa = fuzz_gpa(good_vmcb);
+	mut("vmcb_pa=0x%llx ", (unsigned long long)ns->hdr.svm.vmcb_pa);
 }
 
-static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcb)
+/* The SMI handler's own stores (RSM_OWN, @kind 0 or 1). */
+static void svm_rsm_store(struct fuzz_vm *f, int kind, uint32_t *addr, uint32_t *val)
 {
-	struct kvm_nested_state *ns = &s->nested;
-	uint8_t *vmcb12 = ns->data.svm[0].vmcb12;
-	int n = 1 + rnd_below(3);
-	unsigned int bit;
-	uint64_t v;
-
-	while (n--) {
-		switch (rnd_below(12)) {
-		case 0:
-			v = rnd_below(4) ? ns->flags ^ (1u << rnd_below(4)) : rnd() & 0xffff;
-			ns->flags = v;
-			mut("flags=0x%x ", ns->flags);
-			break;
-		case 1:
-			ns->format = rnd_below(3) ? rnd_below(3) : rnd() & 0xffff;
-			mut("format=%u ", ns->format);
-			break;
-		case 2:
-			switch (rnd_below(4)) {
-			case 0: ns->size = rnd_below(sizeof(*ns) + 64); break;
-			case 1: ns->size = rnd_below(16384); break;
-			case 2: ns->size = ns->size - 1 - rnd_below(64); break;
-			default: ns->size = sizeof(*ns) + KVM_STATE_NESTED_SVM_VMCB_SIZE; break;
-			}
-			mut("size=%u ", ns->size);
-			break;
-		case 3:
-		case 4:
-			ns->hdr.svm.vmcb_pa = fuzz_gpa(good_vmcb);
-			mut("vmcb_pa=0x%llx ", (unsigned long long)ns->hdr.svm.vmcb_pa);
-			break;
-		case 5:
-		case 6:
-			mutate_field(vmcb12, ctl_fields, ARRAY_SIZE(ctl_fields));
-			break;
-		case 7:
-		case 8:
-			mutate_field(vmcb12, save_fields, ARRAY_SIZE(save_fields));
-			break;
-		case 9:
-			bit = rnd_below(rnd_below(2) ? 0x400 * 8 : 4096 * 8);
-			vmcb12[bit / 8] ^= 1u << (bit % 8);
-			mut("vmcb12.bit%u ", bit);
-			break;
-		default:
-			switch (rnd_below(4)) {
-			case 0:
-				s->sregs.cr0 = fuzz_value(s->sregs.cr0, 8);
-				mut("l2.cr0=0x%llx ", s->sregs.cr0);
-				break;
-			case 1:
-				s->sregs.cr4 = fuzz_value(s->sregs.cr4, 8);
-				mut("l2.cr4=0x%llx ", s->sregs.cr4);
-				break;
-			case 2:
-				s->sregs.efer = fuzz_value(s->sregs.efer, 8);
-				mut("l2.efer=0x%llx ", s->sregs.efer);
-				break;
-			default:
-				s->sregs.cr3 = fuzz_value(s->sregs.cr3, 8);
-				mut("l2.cr3=0x%llx ", s->sregs.cr3);
-				break;
-			}
-			break;
-		}
-	}
-}
-
-static vm_vaddr_t svm_alloc(struct fuzz_vm *f)
-{
-	struct svm_test_data *svm;
-	vm_vaddr_t gva;
-
-	svm = vcpu_alloc_svm(f->vm, &gva);
-	f->nested_gpa = svm->vmcb_gpa;
-	f->nested_hva = svm->vmcb_hva;
-	return gva;
-}
-
-static uint64_t svm_nested_pa(const struct kvm_x86_state *s)
-{
-	return s->nested.hdr.svm.vmcb_pa;
-}
-
-static void svm_rsm_store(struct fuzz_vm *f, uint32_t *addr, uint32_t *val)
-{
-	uint64_t vmcb_gpa = f->nested_gpa;
-	const struct field *x;
-
-	switch (rnd_below(6)) {
-	case 0:	/* vmcb12 GPA saved in SMRAM (smram64 0x7ee0, low dword) */
+	if (kind == 0) {	/* vmcb12 GPA saved in SMRAM (smram64 0x7ee0, low dword) */
 		*addr = SMRAM_GPA + 0xfee0 + 4 * rnd_below(2);
-		*val = (uint32_t)fuzz_gpa(vmcb_gpa);
-		break;
-	case 1:	/* "in guest mode" flag (smram64 0x7ed8) */
+		*val = (uint32_t)fuzz_gpa(f->nested_gpa);
+	} else {		/* "in guest mode" flag (smram64 0x7ed8) */
 		*addr = SMRAM_GPA + 0xfed8;
 		*val = fuzz_value(1, 4);
-		break;
-	case 2:	/* anywhere in the state-save area */
-		*addr = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
-		*val = fuzz_value(0, 4);
-		break;
-	case 3:
-	case 4:	/* a vmcb12 control or save field */
-		x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
-				   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
-		*addr = vmcb_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
-		*val = fuzz_value(get_field(f->nested_hva, *addr - vmcb_gpa, 4), 4);
-		break;
-	default: /* a random dword of vmcb12 */
-		*addr = vmcb_gpa + 4 * rnd_below(1024);
-		*val = fuzz_value(0, 4);
-		break;
 	}
 }
 
+static const uint8_t svm_rsm_kinds[] = {
+	RSM_OWN, RSM_OWN, RSM_SAVE_AREA, RSM_FIELD, RSM_FIELD, RSM_DWORD,
+};
+
 static const struct fuzz_vendor svm_fuzz = {
-	.name = "svm",
-	.prog = "nested_state_fuzz",
-	.def_iters = 120,
-	.def_rsm_iters = 40,
-	.format = KVM_STATE_NESTED_FORMAT_SVM,
-	.l2_exit = SVM_EXIT_VMMCALL,
-	.l1_guest_code = l1_guest_code,
-	.alloc = svm_alloc,
-	.nested_pa = svm_nested_pa,
-	.mutate_state = mutate_state,
-	.rsm_store = svm_rsm_store,
+	.name = "svm", .prog = "nested_state_fuzz", .def_iters = 120, .def_rsm_iters = 40,
+	.format = KVM_STATE_NESTED_FORMAT_SVM, .l2_exit = SVM_EXIT_VMMCALL,
+	.nested = &svm_vendor, .l1_guest_code = l1_guest_code,
+	.rsm_store = svm_rsm_store, .mutate_hdr = mutate_hdr,
+	.blob_name = "vmcb12", .blob_size = KVM_STATE_NESTED_SVM_VMCB_SIZE,
+	.ctl_fields = ctl_fields, .nr_ctl_fields = ARRAY_SIZE(ctl_fields),
+	.save_fields = save_fields, .nr_save_fields = ARRAY_SIZE(save_fields),
+	.or_in = "intercept", .hot_bytes = 0x400,
+	.rsm_kinds = svm_rsm_kinds, .nr_rsm_kinds = ARRAY_SIZE(svm_rsm_kinds),
 };
 
 int main(int argc, char *argv[])
 {
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
+	nested_require(&svm_vendor, NEED_NESTED_STATE | NEED_SMM);
 	return fuzz_main(&svm_fuzz, argc, argv);
 }

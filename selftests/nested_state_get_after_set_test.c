@@ -18,9 +18,6 @@
  * KVM_SET_NESTED_STATE (kvm-nested, eager) or not yet (legacy, stock).
  * The guest must then complete, L2's RDMSR exiting to L1.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -136,25 +133,18 @@ int main(int argc, char *argv[])
 {
 	struct kvm_x86_state *st;
 	struct svm_test_data *svm;
-	vm_vaddr_t svm_gva;
 	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 	struct vmcb *vmcb12;
-	enum mode mode;
 
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	mode = read_mode();
-	pr_info("mode: %s\n", mode_name[mode]);
+	nested_require(&svm_vendor, NEED_NESTED_STATE);
+	nested_vm_create(&n, &svm_vendor, NULL, 0);
+	svm = n.svm;
 
-	vm = vm_create_with_one_vcpu(&vcpu, svm_msr_l1_guest_code);
-	svm = vcpu_alloc_svm(vm, &svm_gva);
-	vcpu_args_set(vcpu, 1, svm_gva);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
 
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
-
-	st = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_SVM);
+	st = save_l2_state(n.vcpu, KVM_STATE_NESTED_FORMAT_SVM);
 	vmcb12 = (struct vmcb *)st->nested.data.svm[0].vmcb12;
 	TEST_ASSERT(st->nested.hdr.svm.vmcb_pa == svm->vmcb_gpa &&
 		    vmcb12->control.msrpm_base_pa == svm->msr_gpa,
@@ -163,8 +153,8 @@ int main(int argc, char *argv[])
 		    (unsigned long long)st->nested.hdr.svm.vmcb_pa,
 		    (unsigned long long)vmcb12->control.msrpm_base_pa);
 
-	kvm_vm_release(vm);
-	vcpu = vm_recreate_with_one_vcpu(vm);
+	nested_vm_recreate(&n);
+	vcpu = n.vcpu;
 
 	vcpu_sregs_set(vcpu, &st->sregs);
 	vcpu_nested_state_set(vcpu, &st->nested);
@@ -176,6 +166,6 @@ int main(int argc, char *argv[])
 	svm_msr_guest_finish(vcpu);
 
 	kvm_x86_state_cleanup(st);
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

@@ -25,9 +25,6 @@
  * supplied.  When the VM's debugfs file nested_state_pages exists (kvm-nested)
  * its mode and load counts are checked too.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,7 +32,6 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "svm_util.h"
 #include "nested_util.h"
 
 /* L1's MSR permission map: 8 KiB, in a 16 KiB memslot of its own at 1 GiB. */
@@ -48,35 +44,25 @@ int main(int argc, char *argv[])
 {
 	struct kvm_x86_state *state;
 	struct uffd_server srv;
-	struct svm_test_data *svm;
-	vm_vaddr_t svm_gva;
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 	struct vmcb *vmcb12;
 	enum mode mode;
-	int i, page, n, expected;
+	int i, page, k, expected;
 
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	mode = read_mode();
-	pr_info("mode: %s\n", mode_name[mode]);
-
-	vm = vm_create_with_one_vcpu(&vcpu, svm_msr_l1_guest_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, MSRPM_GPA,
+	mode = nested_require(&svm_vendor, NEED_NESTED_STATE);
+	nested_vm_create(&n, &svm_vendor, NULL, 0);
+	vm_userspace_mem_region_add(n.vm, VM_MEM_SRC_ANONYMOUS, MSRPM_GPA,
 				    MSRPM_SLOT, MSRPM_PAGES, 0);
-	virt_map(vm, MSRPM_GPA, MSRPM_GPA, MSRPM_PAGES);
+	virt_map(n.vm, MSRPM_GPA, MSRPM_GPA, MSRPM_PAGES);
+	n.svm->msr = (void *)MSRPM_GPA;
+	n.svm->msr_hva = addr_gpa2hva(n.vm, MSRPM_GPA);
+	n.svm->msr_gpa = MSRPM_GPA;
+	memset(n.svm->msr_hva, 0, MSRPM_PAGES * getpagesize());
 
-	svm = vcpu_alloc_svm(vm, &svm_gva);
-	svm->msr = (void *)MSRPM_GPA;
-	svm->msr_hva = addr_gpa2hva(vm, MSRPM_GPA);
-	svm->msr_gpa = MSRPM_GPA;
-	memset(svm->msr_hva, 0, MSRPM_PAGES * getpagesize());
-	vcpu_args_set(vcpu, 1, svm_gva);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
 
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
-
-	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_SVM);
+	state = save_l2_state(n.vcpu, KVM_STATE_NESTED_FORMAT_SVM);
 	vmcb12 = (struct vmcb *)state->nested.data.svm[0].vmcb12;
 	TEST_ASSERT(vmcb12->control.msrpm_base_pa == MSRPM_GPA,
 		    "saved vmcb12: expected msrpm_base_pa 0x%llx, got 0x%llx",
@@ -84,12 +70,11 @@ int main(int argc, char *argv[])
 	TEST_ASSERT(vmcb12->control.intercept & (1ull << INTERCEPT_MSR_PROT),
 		    "saved vmcb12: expected the MSR_PROT intercept to be set");
 
-	kvm_vm_release(vm);
-	vcpu = vm_recreate_with_one_vcpu(vm);
+	nested_vm_recreate(&n);
 
 	/* Demand paging of the MSRPM from here on. */
-	uffd_start(&srv, addr_gpa2hva(vm, MSRPM_GPA), MSRPM_PAGES * getpagesize());
-	restore_qemu_order(vcpu, state);
+	uffd_start(&srv, addr_gpa2hva(n.vm, MSRPM_GPA), MSRPM_PAGES * getpagesize());
+	restore_qemu_order(n.vcpu, state);
 
 	if (mode == MODE_EAGER) {
 		TEST_ASSERT(srv.first_phase == PH_NESTED_STATE,
@@ -102,11 +87,7 @@ int main(int argc, char *argv[])
 			    mode_name[mode], phase_name[srv.first_phase]);
 	}
 
-	set_phase(PH_RUN);
-	svm_msr_guest_finish(vcpu);
-	set_phase(PH_SETUP);
-	uffd_stop(&srv);
-	TEST_ASSERT(!srv.error, "fault thread failed: %d", srv.error);
+	uffd_run_finish(&svm_vendor, n.vcpu, &srv);
 
 	for (i = 0; i < NR_PHASES; i++)
 		if (uffd_faults_in(&srv, i))
@@ -124,21 +105,16 @@ int main(int argc, char *argv[])
 			    mode_name[mode], phase_name[expected],
 			    uffd_faults_in(&srv, i), phase_name[i]);
 	for (page = MSRPM_SIZE / getpagesize(); page < MSRPM_PAGES; page++) {
-		for (i = 0, n = 0; i < NR_PHASES; i++)
-			n += srv.faults[i][page];
-		TEST_ASSERT(!n, "expected faults only on the 8 KiB MSRPM, got %d on page %d of the memslot",
-			    n, page);
+		for (i = 0, k = 0; i < NR_PHASES; i++)
+			k += srv.faults[i][page];
+		TEST_ASSERT(!k, "expected faults only on the 8 KiB MSRPM, got %d on page %d of the memslot",
+			    k, page);
 	}
 
 	/* L1 entered L2 once after the restore (after the MSR exit). */
-	if (mode == MODE_EAGER)
-		check_np(vm, "at the end", mode,
-			 (struct np_want){ .set_nested_state = 1, .vmentry = 1 });
-	else
-		check_np(vm, "at the end", mode,
-			 (struct np_want){ .legacy_request = 1, .vmentry = 1 });
+	check_np_one_restore(n.vm, "at the end", mode);
 
 	kvm_x86_state_cleanup(state);
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

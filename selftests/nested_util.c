@@ -2,9 +2,6 @@
 /*
  * nested_util.c - helpers shared by kvm-nested's selftests (nested_util.h).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,8 +20,6 @@
 #include "svm_util.h"
 #include "vmx.h"
 #include "nested_util.h"
-
-#define L2_STACK_SIZE	256
 
 const char * const mode_name[] = { "stock", "eager", "legacy" };
 
@@ -93,6 +88,28 @@ void run_to_smi_handler(struct kvm_vcpu *vcpu, const char *what)
 }
 
 /*
+ *   66 b8 <addr32> 66 bb <val32> 67 66 89 18    mov addr,%eax; mov val,%ebx;
+ *                                               mov %ebx,(%eax)   (x n)
+ *   b0 fe e4 0e 0f aa                           mov $0xfe,%al; in $0xe,%al; rsm
+ */
+void smi_handler_stores(uint8_t *smram, const uint32_t *addr, const uint32_t *val, int n)
+{
+	uint8_t *p = smram + SMI_HANDLER_OFF;
+	int k;
+
+	TEST_ASSERT(n >= 0 && n <= SMI_MAX_STORES, "%s: at most %d stores, asked for %d",
+		    __func__, SMI_MAX_STORES, n);
+	for (k = 0; k < n; k++) {
+		*p++ = 0x66; *p++ = 0xb8; memcpy(p, &addr[k], 4); p += 4;
+		*p++ = 0x66; *p++ = 0xbb; memcpy(p, &val[k], 4); p += 4;
+		*p++ = 0x67; *p++ = 0x66; *p++ = 0x89; *p++ = 0x18;
+	}
+	*p++ = 0xb0; *p++ = SMI_SYNC_AL;
+	*p++ = 0xe4; *p++ = SMI_SYNC_PORT;
+	*p++ = 0x0f; *p++ = 0xaa;
+}
+
+/*
  * 16-bit code (DS base 0, limit 4 GiB in SMM):
  *   66 b8 <addr32>   mov $(SMBASE + SMRAM_CS_ATTR), %eax
  *   67 80 20 7f      andb $0x7f, (%eax)
@@ -117,7 +134,7 @@ void smi_handler_bad_cs(uint8_t *smram, uint32_t gpa, uint8_t bit)
 
 	memcpy(&code[2], &cs_attr, 4);
 	memcpy(&code[12], &gpa, 4);
-	memcpy(smram + 0x8000, code, sizeof(code));
+	memcpy(smram + SMI_HANDLER_OFF, code, sizeof(code));
 }
 
 void rsm_bad_cs_repair(struct kvm_vcpu *vcpu, uint16_t l2_cs, uint64_t rip, uint64_t rsp)
@@ -271,9 +288,9 @@ struct kvm_x86_state *save_l2_state(struct kvm_vcpu *vcpu, uint16_t format)
 	return st;
 }
 
-bool in_guest_mode(struct kvm_vcpu *vcpu)
+uint32_t nested_state_flags(struct kvm_vcpu *vcpu, uint32_t *size)
 {
-	union {
+	static union {
 		struct kvm_nested_state hdr;
 		char buf[16384];
 	} ns;
@@ -281,7 +298,14 @@ bool in_guest_mode(struct kvm_vcpu *vcpu)
 	memset(&ns, 0, sizeof(ns));
 	ns.hdr.size = sizeof(ns);
 	vcpu_nested_state_get(vcpu, &ns.hdr);
-	return ns.hdr.flags & KVM_STATE_NESTED_GUEST_MODE;
+	if (size)
+		*size = ns.hdr.size;
+	return ns.hdr.flags;
+}
+
+bool in_guest_mode(struct kvm_vcpu *vcpu)
+{
+	return nested_state_flags(vcpu, NULL) & KVM_STATE_NESTED_GUEST_MODE;
 }
 
 void set_phase(enum phase p)
@@ -469,6 +493,16 @@ void uffd_stop(struct uffd_server *s)
 	free(s->contents);
 }
 
+void uffd_run_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu,
+		     struct uffd_server *s)
+{
+	set_phase(PH_RUN);
+	msr_guest_finish(v, vcpu);
+	set_phase(PH_SETUP);
+	uffd_stop(s);
+	TEST_ASSERT(!s->error, "fault thread failed: %d", s->error);
+}
+
 int uffd_faults_in(const struct uffd_server *s, int phase)
 {
 	int i, n = 0;
@@ -476,6 +510,87 @@ int uffd_faults_in(const struct uffd_server *s, int phase)
 	for (i = 0; i < UFFD_MAX_PAGES; i++)
 		n += s->faults[phase][i];
 	return n;
+}
+
+const struct nested_vendor svm_vendor = {
+	"SVM", false, KVM_STATE_NESTED_FORMAT_SVM, "MSRPM", SVM_FS_BASE_BYTE,
+	SVM_FS_BASE_RDBIT, SVM_EXIT_VMMCALL, svm_msr_l1_guest_code,
+};
+const struct nested_vendor vmx_vendor = {
+	"VMX", true, KVM_STATE_NESTED_FORMAT_VMX, "MSR bitmap", VMX_FS_BASE_BYTE,
+	VMX_FS_BASE_BIT, EXIT_REASON_VMCALL, vmx_msr_l1_guest_code,
+};
+
+static bool vmx_ctl_allowed(uint32_t msr, uint32_t ctl)
+{
+	return (kvm_get_feature_msr(msr) >> 32) & ctl;
+}
+
+enum mode nested_require(const struct nested_vendor *v, unsigned int needs)
+{
+	enum mode mode;
+
+	TEST_REQUIRE(!(needs & NEED_SMM) || kvm_has_cap(KVM_CAP_X86_SMM));
+	TEST_REQUIRE(kvm_cpu_has(v->vmx ? X86_FEATURE_VMX : X86_FEATURE_SVM));
+	TEST_REQUIRE(!(needs & NEED_NESTED_STATE) || kvm_has_cap(KVM_CAP_NESTED_STATE));
+	TEST_REQUIRE(!(needs & NEED_EXIT_ON_EMU) ||
+		     kvm_has_cap(KVM_CAP_EXIT_ON_EMULATION_FAILURE));
+	TEST_REQUIRE(!(needs & NEED_TRIPLE_FAULT) ||
+		     kvm_has_cap(KVM_CAP_X86_TRIPLE_FAULT_EVENT));
+	if (v->vmx) {
+		TEST_REQUIRE(!(needs & NEED_TPR_SHADOW) ||
+			     vmx_ctl_allowed(MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+					     CPU_BASED_TPR_SHADOW));
+		TEST_REQUIRE(!(needs & NEED_MSR_L1) ||
+			     (vmx_ctl_allowed(MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+					      CPU_BASED_USE_MSR_BITMAPS) &&
+			      vmx_ctl_allowed(MSR_IA32_VMX_PROCBASED_CTLS2,
+					      SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES)));
+	}
+	mode = read_mode();
+	pr_info("mode: %s\n", mode_name[mode]);
+	return mode;
+}
+
+void nested_vm_create(struct nested_vm *n, const struct nested_vendor *v, void *l1_code,
+		      unsigned int flags)
+{
+	uint64_t pages = 0, apic_access = 0;
+
+	memset(n, 0, sizeof(*n));
+	n->v = v;
+	n->vm = vm_create_with_one_vcpu(&n->vcpu, l1_code ?: v->msr_l1_guest_code);
+	if (flags & NV_SMRAM)
+		n->smram = smram_setup(n->vm, n->vcpu);
+	if (v->vmx && (flags & NV_APIC_ACCESS)) {
+		vm_userspace_mem_region_add(n->vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
+					    APIC_ACCESS_SLOT, 1, 0);
+		apic_access = APIC_ACCESS_GPA;
+	}
+	if (v->vmx && (flags & NV_PAGES)) {
+		vm_userspace_mem_region_add(n->vm, VM_MEM_SRC_ANONYMOUS, PAGES_GPA,
+					    PAGES_SLOT, NR_PAGES, 0);
+		virt_map(n->vm, PAGES_GPA, PAGES_GPA, NR_PAGES);
+		memset(addr_gpa2hva(n->vm, PAGES_GPA), 0, NR_PAGES * getpagesize());
+		pages = PAGES_GPA;
+		apic_access = PAGES_GPA + PG_APIC_ACCESS * 4096;
+	}
+	if (v->vmx) {
+		n->vmx = vcpu_alloc_vmx(n->vm, &n->gva);
+		n->msr_gpa = pages ?: n->vmx->msr_gpa;
+		n->msr_hva = pages ? addr_gpa2hva(n->vm, pages) : n->vmx->msr_hva;
+	} else {
+		n->svm = vcpu_alloc_svm(n->vm, &n->gva);
+		n->msr_gpa = n->svm->msr_gpa;
+		n->msr_hva = n->svm->msr_hva;
+	}
+	vcpu_args_set(n->vcpu, 3, n->gva, pages, apic_access);
+}
+
+void nested_vm_recreate(struct nested_vm *n)
+{
+	kvm_vm_release(n->vm);
+	n->vcpu = vm_recreate_with_one_vcpu(n->vm);
 }
 
 static void svm_l2_guest_code(void)
@@ -511,20 +626,20 @@ void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code)
 	GUEST_DONE();
 }
 
-void svm_msr_guest_finish(struct kvm_vcpu *vcpu)
+void svm_l1_run_l2(struct svm_test_data *svm, void *l2_code, bool resume)
 {
-	struct ucall uc;
+	unsigned long l2_stack[L2_STACK_SIZE];
+	struct vmcb *vmcb = svm->vmcb;
 
-	uc = run_to_stage(vcpu, 3);
-	TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
-		    "L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (exit code 0x%x, info1 0), got exit code 0x%lx info1 0x%lx: the MSRPM KVM merged is not L1's",
-		    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);
-	run_to_stage(vcpu, 4);
-	uc = run_to_stage(vcpu, 5);
-	TEST_ASSERT(uc.args[2] == SVM_EXIT_VMMCALL,
-		    "expected L2's VMMCALL to exit to L1 (0x%x), got exit code 0x%lx",
-		    SVM_EXIT_VMMCALL, (unsigned long)uc.args[2]);
-	run_to_stage(vcpu, 0);
+	generic_svm_setup(svm, l2_code, &l2_stack[L2_STACK_SIZE]);
+	GUEST_SYNC(1);
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_SYNC_ARGS(3, vmcb->control.exit_code, 0, 0, 0);
+	if (resume) {
+		vmcb->save.rip += 3;	/* skip VMMCALL (0f 01 d9); no NRIP save */
+		run_guest(vmcb, svm->vmcb_gpa);
+	}
+	GUEST_DONE();
 }
 
 static void vmx_l2_guest_code(void)
@@ -536,14 +651,14 @@ static void vmx_l2_guest_code(void)
 }
 
 void vmx_msr_l1_prepare(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access,
-			unsigned long *l2_stack_top)
+			void *l2_code, unsigned long *l2_stack_top)
 {
 	uint8_t *msr_bitmap = pages ? (uint8_t *)pages : vmx->msr;
 	uint32_t ctls = CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS;
 
 	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
 	GUEST_ASSERT(load_vmcs(vmx));
-	prepare_vmcs(vmx, vmx_l2_guest_code, l2_stack_top);
+	prepare_vmcs(vmx, l2_code ?: vmx_l2_guest_code, l2_stack_top);
 
 	msr_bitmap[VMX_FS_BASE_BYTE] |= VMX_FS_BASE_BIT;
 	if (pages) {
@@ -571,28 +686,110 @@ void vmx_msr_l1_launch(void)
 	GUEST_DONE();
 }
 
-void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access)
+void vmx_msr_l1_run(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access, void *l2_code)
 {
 	unsigned long l2_stack[L2_STACK_SIZE];
 
-	vmx_msr_l1_prepare(vmx, pages, apic_access, &l2_stack[L2_STACK_SIZE]);
+	vmx_msr_l1_prepare(vmx, pages, apic_access, l2_code, &l2_stack[L2_STACK_SIZE]);
 	vmx_msr_l1_launch();
 }
 
-void vmx_msr_guest_finish(struct kvm_vcpu *vcpu)
+void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access)
+{
+	vmx_msr_l1_run(vmx, pages, apic_access, NULL);
+}
+
+void vmx_l1_run_l2(struct vmx_pages *vmx, void *l2_code, uint32_t clear_secondary)
+{
+	unsigned long l2_stack[L2_STACK_SIZE];
+
+	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
+	GUEST_ASSERT(load_vmcs(vmx));
+	prepare_vmcs(vmx, l2_code, &l2_stack[L2_STACK_SIZE]);
+	if (clear_secondary)
+		vmwrite(SECONDARY_VM_EXEC_CONTROL,
+			vmreadz(SECONDARY_VM_EXEC_CONTROL) & ~clear_secondary);
+	GUEST_SYNC(1);
+	GUEST_ASSERT(!vmlaunch());
+	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
+	GUEST_DONE();
+}
+
+void expect_msr_exit(const struct nested_vendor *v, struct ucall uc, const char *what)
+{
+	const char *sep = *what ? ": " : "";
+
+	if (v->vmx)
+		TEST_ASSERT(uc.args[2] == EXIT_REASON_MSR_READ,
+			    "%s%sL2's RDMSR(FS_BASE): expected an MSR-read exit to L1 (%u), got exit reason %lu: the MSR bitmap KVM merged is not L1's",
+			    what, sep, EXIT_REASON_MSR_READ, (unsigned long)uc.args[2]);
+	else
+		TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
+			    "%s%sL2's RDMSR(FS_BASE): expected an MSR read exit to L1 (exit code 0x%x, info1 0), got exit code 0x%lx info1 0x%lx: the MSRPM KVM merged is not L1's",
+			    what, sep, SVM_EXIT_MSR, (unsigned long)uc.args[2],
+			    (unsigned long)uc.args[3]);
+}
+
+void msr_guest_finish_from_4(const struct nested_vendor *v, struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
 
-	uc = run_to_stage(vcpu, 3);
-	TEST_ASSERT(uc.args[2] == EXIT_REASON_MSR_READ,
-		    "L2's RDMSR(FS_BASE): expected an MSR-read exit to L1 (%u), got exit reason %lu: the MSR bitmap KVM merged is not L1's",
-		    EXIT_REASON_MSR_READ, (unsigned long)uc.args[2]);
 	run_to_stage(vcpu, 4);
 	uc = run_to_stage(vcpu, 5);
-	TEST_ASSERT(uc.args[2] == EXIT_REASON_VMCALL,
-		    "expected L2's VMCALL to exit to L1 (%u), got exit reason %lu",
-		    EXIT_REASON_VMCALL, (unsigned long)uc.args[2]);
+	TEST_ASSERT(uc.args[2] == v->hypercall_exit,
+		    "expected L2's %s to exit to L1 (0x%x), got exit code 0x%lx",
+		    v->vmx ? "VMCALL" : "VMMCALL", v->hypercall_exit,
+		    (unsigned long)uc.args[2]);
 	run_to_stage(vcpu, 0);
+}
+
+void msr_guest_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu)
+{
+	expect_msr_exit(v, run_to_stage(vcpu, 3), "");
+	msr_guest_finish_from_4(v, vcpu);
+}
+
+void svm_msr_guest_finish(struct kvm_vcpu *vcpu)
+{
+	msr_guest_finish(&svm_vendor, vcpu);
+}
+
+void check_np_modes(struct kvm_vm *vm, const char *when, enum mode mode,
+		    struct np_want eager, struct np_want legacy)
+{
+	check_np(vm, when, mode, mode == MODE_EAGER ? eager : legacy);
+}
+
+void check_np_one_restore(struct kvm_vm *vm, const char *when, enum mode mode)
+{
+	check_np_modes(vm, when, mode, (struct np_want){ .set_nested_state = 1, .vmentry = 1 },
+		       (struct np_want){ .legacy_request = 1, .vmentry = 1 });
+}
+
+void expect_unbacked_set(int r, enum mode mode, const char *page, uint64_t gpa)
+{
+	int err = errno;
+
+	if (mode == MODE_EAGER)
+		TEST_ASSERT(r == -1 && err == EINVAL,
+			    "eager mode, %s at unbacked GPA 0x%lx: expected KVM_SET_NESTED_STATE to fail with EINVAL, got rc %d errno %d",
+			    page, (unsigned long)gpa, r, r ? err : 0);
+	else
+		TEST_ASSERT(!r, "%s mode: expected KVM_SET_NESTED_STATE with an unbacked %s to succeed (pages are loaded later), got errno %d",
+			    mode_name[mode], page, err);
+}
+
+void restore_again(struct kvm_vcpu *vcpu, struct kvm_x86_state *st, enum mode mode,
+		   const char *when)
+{
+	int r;
+
+	vcpu_sregs_set(vcpu, &st->sregs);
+	r = __vcpu_nested_state_set(vcpu, &st->nested);
+	TEST_ASSERT(!r, "%s mode: expected KVM_SET_NESTED_STATE of the valid state to succeed %s, got errno %d",
+		    mode_name[mode], when, errno);
+	TEST_ASSERT(in_guest_mode(vcpu), "expected the vCPU in guest mode after the valid KVM_SET_NESTED_STATE");
+	restore_rest(vcpu, st);
 }
 
 void vcpu_snapshot_take(struct kvm_vcpu *vcpu, struct vcpu_snapshot *s,
@@ -680,4 +877,20 @@ int vcpu_snapshot_diff(const struct vcpu_snapshot *a, const struct vcpu_snapshot
 		DIFF(" nested state (flags 0x%x->0x%x size %u->%u);", a->nested.hdr.flags,
 		     b->nested.hdr.flags, a->nested.hdr.size, b->nested.hdr.size);
 	return n;
+}
+
+void expect_unchanged(struct kvm_vcpu *vcpu, const struct vcpu_snapshot *before,
+		      const char *hint)
+{
+	static struct vcpu_snapshot after;
+	char diff[2048];
+	int n;
+
+	vcpu_snapshot_take(vcpu, &after, before->msr_index, before->nmsrs);
+	n = vcpu_snapshot_diff(before, &after, diff, sizeof(diff));
+	TEST_ASSERT(!after.events.triple_fault.pending,
+		    "eager mode: expected no triple fault pending after the failed KVM_SET_NESTED_STATE, got one%s; all %d changes:%s",
+		    hint, n, diff);
+	TEST_ASSERT(!n, "eager mode: expected the failed KVM_SET_NESTED_STATE to change nothing KVM_GET_* shows, got %d changes:%s",
+		    n, diff);
 }

@@ -18,6 +18,7 @@
 #include "processor.h"
 #include "svm_util.h"
 #include "vmx.h"
+#include "nested_compat.h"
 
 #define DEFER_PARAM	"/sys/module/kvm/parameters/defer_nested_state_pages"
 
@@ -50,6 +51,17 @@ void smm_ram_alias(struct kvm_vm *vm, uint64_t gpa, const char *what);
 /* The SMI handlers report to the host with an IN from this port, AL = this. */
 #define SMI_SYNC_PORT	0xe
 #define SMI_SYNC_AL	0xfe
+
+/* Where the SMI handler starts: SMBASE + 0x8000. */
+#define SMI_HANDLER_OFF	0x8000
+#define SMI_MAX_STORES	3
+
+/*
+ * Writes the usual SMI handler to SMBASE + 0x8000 (16-bit code, DS base 0
+ * and limit 4 GiB in SMM): @n (at most SMI_MAX_STORES) dword stores of
+ * @val[i] to @addr[i], the report to the host (SMI_SYNC_PORT), RSM.
+ */
+void smi_handler_stores(uint8_t *smram, const uint32_t *addr, const uint32_t *val, int n);
 
 /*
  * KVM_SMI, KVM_RUN: asserts that the vCPU stopped in SMM at the handler's
@@ -114,6 +126,8 @@ struct kvm_x86_state *save_l2_state(struct kvm_vcpu *vcpu, uint16_t format);
 
 /* KVM_GET_NESTED_STATE says the vCPU is in guest mode. */
 bool in_guest_mode(struct kvm_vcpu *vcpu);
+/* The flags of KVM_GET_NESTED_STATE, its size in *@size (if not NULL). */
+uint32_t nested_state_flags(struct kvm_vcpu *vcpu, uint32_t *size);
 
 /* The step of a restore the main thread is in (see set_phase()). */
 enum phase {
@@ -159,8 +173,18 @@ struct uffd_server {
 
 void uffd_start(struct uffd_server *s, void *base, size_t size);
 void uffd_stop(struct uffd_server *s);
+struct nested_vendor;
+/*
+ * The run after the restore under demand paging: msr_guest_finish() in
+ * PH_RUN, then uffd_stop(); asserts the fault thread had no error.
+ */
+void uffd_run_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu,
+		     struct uffd_server *s);
 /* Faults taken in @phase, on any page. */
 int uffd_faults_in(const struct uffd_server *s, int phase);
+
+/* L2's stack, an array in the frame of the L1 function that runs it. */
+#define L2_STACK_SIZE	256
 
 /*
  * The guest most tests migrate: L1 intercepts L2's RDMSR(MSR_FS_BASE)
@@ -172,11 +196,12 @@ int uffd_faults_in(const struct uffd_server *s, int phase);
  *   4: back in L2;  5: L2's VMMCALL/VMCALL exited to L1 (arg: exit code);
  *   then GUEST_DONE.
  *
- * SVM: vcpu_args_set(vcpu, 1, svm_gva) with the svm_test_data's MSRPM in use.
- * VMX: vcpu_args_set(vcpu, 3, vmx_gva, pages, apic_access): @pages is a GPA
- * (identity mapped) holding the MSR bitmap and then the virtual-APIC page
- * (TPR shadow on), or 0 to use vmx->msr and no TPR shadow; @apic_access is
- * the APIC-access address (APIC-access virtualization on).
+ * Its L1 (msr_l1_guest_code) takes (data, pages, apic_access), which
+ * nested_vm_create() passes: @data is the svm_test_data or vmx_pages.  VMX
+ * only: @pages is a GPA (identity mapped) holding the MSR bitmap and then
+ * the virtual-APIC page (TPR shadow on), or 0 to use vmx->msr and no TPR
+ * shadow; @apic_access is the APIC-access address (APIC-access
+ * virtualization on).
  */
 /* L2's VMMCALL, with the registers KVM's VMMCALL handling may clobber. */
 static inline void l2_vmmcall(void)
@@ -187,21 +212,158 @@ static inline void l2_vmmcall(void)
 			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
 }
 
+/*
+ * The same without a store: for an L2 whose first instructions may run on
+ * a stack that is not its own (a bad nested state restored with
+ * KVM_STATE_NESTED_RUN_PENDING, nested_run_pending_signal_test), where
+ * l2_vmmcall()'s push would write into L1's frame.  RBP is not clobbered:
+ * run_guest() swaps it with L1's.
+ */
+static inline void l2_vmmcall_nostore(void)
+{
+	__asm__ __volatile__("vmmcall"
+			     : : "a"(0), "c"(0)
+			     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
+			       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+}
+
+/* L2's exit to L1 on purpose: VMCALL on VMX, VMMCALL on SVM. */
+static inline void l2_hypercall(bool vmx)
+{
+	if (vmx)
+		vmcall();
+	else
+		l2_vmmcall();
+}
+
+/* What the SVM and the VMX version of a test differ in (positional in nested_util.c). */
+struct nested_vendor {
+	const char *name;		/* "SVM", "VMX" */
+	bool vmx;
+	uint16_t format;		/* KVM_STATE_NESTED_FORMAT_* */
+	const char *msr_map;		/* L1's MSR intercepts: "MSRPM", "MSR bitmap" */
+	uint32_t fs_base_byte;		/* its RDMSR(FS_BASE) bit */
+	uint8_t fs_base_bit;
+	uint32_t hypercall_exit;	/* L2's VMMCALL/VMCALL exit to L1 */
+	void *msr_l1_guest_code;	/* the standard L1 (see above) */
+};
+extern const struct nested_vendor svm_vendor, vmx_vendor;
+
+/*
+ * A test built for both vendors from one source (selftests/Makefile:
+ * TWINS) is compiled with -DNESTED_VMX for its vmx_ binary.
+ */
+#ifdef NESTED_VMX
+#define THIS_VMX	true
+#else
+#define THIS_VMX	false
+#endif
+#define THIS_VENDOR	(THIS_VMX ? &vmx_vendor : &svm_vendor)
+
+/* What a test needs besides the vendor's nested virtualization. */
+#define NEED_SMM		(1u << 0)	/* KVM_CAP_X86_SMM */
+#define NEED_NESTED_STATE	(1u << 1)	/* KVM_CAP_NESTED_STATE */
+#define NEED_EXIT_ON_EMU	(1u << 2)	/* KVM_CAP_EXIT_ON_EMULATION_FAILURE */
+#define NEED_TRIPLE_FAULT	(1u << 3)	/* KVM_CAP_X86_TRIPLE_FAULT_EVENT */
+#define NEED_MSR_L1		(1u << 4)	/* VMX: MSR bitmaps, APIC-access virtualization */
+#define NEED_TPR_SHADOW		(1u << 5)	/* VMX: TPR shadow */
+
+/* Skips the test unless KVM offers all of @needs; returns read_mode(), printed. */
+enum mode nested_require(const struct nested_vendor *v, unsigned int needs);
+
+/* VMX: the APIC-access page alone in a memslot (NV_APIC_ACCESS). */
+#define APIC_ACCESS_GPA		0x50000000ull
+#define APIC_ACCESS_SLOT	11
+/* VMX: MSR bitmap, virtual-APIC page, APIC-access page in a memslot (NV_PAGES). */
+#define PAGES_GPA		0x40000000ull
+#define PAGES_SLOT		10
+#define NR_PAGES		4
+#define PG_MSR_BITMAP		0
+#define PG_VAPIC		1
+#define PG_APIC_ACCESS		2
+
+/* What nested_vm_create() adds to the VM. */
+#define NV_SMRAM		(1u << 0)	/* smram_setup(): nvm->smram */
+#define NV_APIC_ACCESS		(1u << 1)	/* VMX: APIC_ACCESS_GPA */
+#define NV_PAGES		(1u << 2)	/* VMX: PAGES_GPA, identity mapped, zeroed */
+
+struct nested_vm {
+	const struct nested_vendor *v;
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	gva_t gva;			/* L1's svm_test_data / vmx_pages */
+	struct svm_test_data *svm;	/* SVM */
+	struct vmx_pages *vmx;		/* VMX */
+	uint64_t msr_gpa;		/* L1's MSRPM / MSR bitmap */
+	uint8_t *msr_hva;
+	uint8_t *smram;			/* NV_SMRAM */
+};
+
+/*
+ * A VM with one vCPU running @l1_code (NULL: v->msr_l1_guest_code) with the
+ * arguments (data, pages, apic_access) of the standard L1 (see above).
+ */
+void nested_vm_create(struct nested_vm *n, const struct nested_vendor *v, void *l1_code,
+		      unsigned int flags);
+/* kvm_vm_release(), and a new vCPU in the same VM over the same memory. */
+void nested_vm_recreate(struct nested_vm *n);
+
+/* The standard L1 of each vendor and its parts. */
 void svm_msr_l1_guest_code(struct svm_test_data *svm);
 /* The same L1 running another L2, that must follow the same stages. */
 void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code);
 void vmx_msr_l1_guest_code(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access);
+void vmx_msr_l1_run(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access, void *l2_code);
 /*
- * vmx_msr_l1_guest_code() in two halves, for an L1 that changes vmcs12
- * in between: set up vmcs12 for the standard L2 (stack at @l2_stack_top,
- * in the caller's frame), then stage 1 and on.
+ * vmx_msr_l1_run() in two halves, for an L1 that changes vmcs12 in
+ * between: set up vmcs12 for @l2_code (NULL: the standard L2; its stack at
+ * @l2_stack_top, in the caller's frame), then stage 1 and on.
  */
 void vmx_msr_l1_prepare(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_access,
-			unsigned long *l2_stack_top);
+			void *l2_code, unsigned long *l2_stack_top);
 void vmx_msr_l1_launch(void);
+
+/* Stage 3's ucall: asserts that L2's RDMSR(FS_BASE) exited to L1 (@what prefixes errors). */
+void expect_msr_exit(const struct nested_vendor *v, struct ucall uc, const char *what);
+/* Runs stages 4 and 5 to the end, asserting L2's VMMCALL/VMCALL exit. */
+void msr_guest_finish_from_4(const struct nested_vendor *v, struct kvm_vcpu *vcpu);
 /* Runs stages 3 to the end, asserting each exit. */
+void msr_guest_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu);
 void svm_msr_guest_finish(struct kvm_vcpu *vcpu);
-void vmx_msr_guest_finish(struct kvm_vcpu *vcpu);
+
+/*
+ * An L1 that runs @l2_code once: stage 1, VMRUN, stage 3 (arg: the exit
+ * code); with @resume it then skips L2's VMMCALL and runs L2 again until its
+ * next exit; then GUEST_DONE.
+ */
+void svm_l1_run_l2(struct svm_test_data *svm, void *l2_code, bool resume);
+/*
+ * The same on VMX (stage 3's arg: the exit reason, no resume), with the
+ * secondary controls @clear_secondary cleared.
+ */
+void vmx_l1_run_l2(struct vmx_pages *vmx, void *l2_code, uint32_t clear_secondary);
+
+/* check_np() with @eager in eager mode and @legacy otherwise. */
+void check_np_modes(struct kvm_vm *vm, const char *when, enum mode mode,
+		    struct np_want eager, struct np_want legacy);
+/*
+ * The counts after one restore of a vCPU in L2 and L1's one VM-entry into
+ * L2 after it: the pages loaded once, in KVM_SET_NESTED_STATE or on request.
+ */
+void check_np_one_restore(struct kvm_vm *vm, const char *when, enum mode mode);
+
+/*
+ * The outcome of KVM_SET_NESTED_STATE (@r, errno) of a state whose @page is
+ * at unbacked @gpa: in eager mode it must fail with EINVAL, else succeed.
+ */
+void expect_unbacked_set(int r, enum mode mode, const char *page, uint64_t gpa);
+/*
+ * After a valid state was refused or deferred: SREGS and NESTED_STATE of
+ * @st again must succeed (@when: "after the bad one", ...) into guest mode;
+ * then the rest of the restore.
+ */
+void restore_again(struct kvm_vcpu *vcpu, struct kvm_x86_state *st, enum mode mode,
+		   const char *when);
 
 /*
  * What KVM_GET_REGS, _SREGS, _VCPU_EVENTS, _NESTED_STATE and _MSRS (of
@@ -231,5 +393,12 @@ void vcpu_snapshot_take(struct kvm_vcpu *vcpu, struct vcpu_snapshot *s,
  */
 int vcpu_snapshot_diff(const struct vcpu_snapshot *a, const struct vcpu_snapshot *b,
 		       char *buf, size_t len);
+/*
+ * Eager mode, after a failed KVM_SET_NESTED_STATE: asserts that no triple
+ * fault is pending (@hint: what one would mean, or "") and that nothing
+ * KVM_GET_* shows changed since @before (taken with the same MSRs).
+ */
+void expect_unchanged(struct kvm_vcpu *vcpu, const struct vcpu_snapshot *before,
+		      const char *hint);
 
 #endif /* SELFTEST_KVM_NESTED_UTIL_H */

@@ -19,9 +19,6 @@
  * Expected the same in every mode and with stock KVM.  KVM emulates the
  * eVMCS itself, so this runs under Bochs' VMX.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,22 +28,7 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "vmx.h"
-#include "evmcs.h"
 #include "nested_util.h"
-
-/*
- * 6.12's library keeps the Hyper-V pages (VP assist, eVMCS) in a struct
- * hyperv_test_pages of their own and makes the eVMCS current with
- * load_evmcs(); 6.1's keeps them in struct vmx_pages and load_vmcs() does it.
- */
-#ifdef HV_VMX_SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH
-#define HV_PAGES	struct hyperv_test_pages
-#else
-#define HV_PAGES	struct vmx_pages
-#endif
-
-#define L2_STACK_SIZE	256
 
 static void l2_guest_code(void)
 {
@@ -61,14 +43,7 @@ static void l1_guest_code(struct vmx_pages *vmx, HV_PAGES *hv)
 	unsigned long l2_stack[L2_STACK_SIZE];
 
 	enable_vp_assist(hv->vp_assist_gpa, hv->vp_assist);
-#ifdef HV_VMX_SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH
-	evmcs_enable();
-	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
-	GUEST_ASSERT(load_evmcs(hv));
-#else
-	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
-	GUEST_ASSERT(load_vmcs(vmx));
-#endif
+	GUEST_ASSERT(evmcs_vmx_start(vmx, hv));
 	GUEST_ASSERT(vmptrstz() == hv->enlightened_vmcs_gpa);
 	prepare_vmcs(vmx, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
 	GUEST_SYNC(1);
@@ -81,20 +56,6 @@ static void l1_guest_code(struct vmx_pages *vmx, HV_PAGES *hv)
 	GUEST_ASSERT(!vmresume());
 	GUEST_SYNC_ARGS(5, vmreadz(VM_EXIT_REASON), current_evmcs->vm_exit_reason, 0, 0);
 	GUEST_DONE();
-}
-
-static uint32_t nested_flags(struct kvm_vcpu *vcpu, uint32_t *size)
-{
-	static union {
-		struct kvm_nested_state hdr;
-		char buf[16384];
-	} ns;
-
-	memset(&ns, 0, sizeof(ns));
-	ns.hdr.size = sizeof(ns);
-	vcpu_nested_state_get(vcpu, &ns.hdr);
-	*size = ns.hdr.size;
-	return ns.hdr.flags;
 }
 
 static void new_vcpu_setup(struct kvm_vcpu *vcpu)
@@ -125,12 +86,12 @@ static struct kvm_vcpu *migrate(struct kvm_vm *vm, struct kvm_vcpu *vcpu, int n)
 	vcpu_sregs_set(vcpu, &st->sregs);
 	set_phase(PH_NESTED_STATE);
 	vcpu_nested_state_set(vcpu, &st->nested);
-	flags = nested_flags(vcpu, &size);
+	flags = nested_state_flags(vcpu, &size);
 	TEST_ASSERT((flags & KVM_STATE_NESTED_EVMCS) && size == st->nested.size,
 		    "migration %d, right after KVM_SET_NESTED_STATE in QEMU's order (VP assist MSR not restored yet): expected KVM_STATE_NESTED_EVMCS and size %u, got flags 0x%x size %u (the pending eVMCS was dropped)",
 		    n, st->nested.size, flags, size);
 	restore_rest(vcpu, st);
-	flags = nested_flags(vcpu, &size);
+	flags = nested_state_flags(vcpu, &size);
 	TEST_ASSERT((flags & KVM_STATE_NESTED_EVMCS) && size == st->nested.size,
 		    "migration %d, after the whole restore: expected KVM_STATE_NESTED_EVMCS and size %u, got flags 0x%x size %u",
 		    n, st->nested.size, flags, size);
@@ -150,7 +111,7 @@ static void expect_vmcall_exit(struct kvm_vcpu *vcpu, int stage)
 
 int main(int argc, char *argv[])
 {
-	vm_vaddr_t vmx_gva, hv_gva;
+	gva_t vmx_gva, hv_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 
@@ -162,11 +123,7 @@ int main(int argc, char *argv[])
 	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
 	new_vcpu_setup(vcpu);
 	vcpu_alloc_vmx(vm, &vmx_gva);
-#ifdef HV_VMX_SYNTHETIC_EXIT_REASON_TRAP_AFTER_FLUSH
-	vcpu_alloc_hyperv_test_pages(vm, &hv_gva);
-#else
-	hv_gva = vmx_gva;
-#endif
+	hv_gva = hv_pages_alloc(vm, vmx_gva);
 	vcpu_args_set(vcpu, 2, vmx_gva, hv_gva);
 
 	run_to_stage(vcpu, 1);

@@ -28,9 +28,6 @@
  * Then the list and the memslot are put back, the valid state is restored
  * into the same vCPU and the guest must complete (L2's RDMSR exiting to L1).
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +37,8 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "vmx.h"
 #include "nested_util.h"
 
-#define APIC_ACCESS_GPA		0x50000000ull
-#define APIC_ACCESS_SLOT	11
 #define L2_FS_BASE		0x12345000ull
 #define LIST_VALUE		0xfeedbeef000ull
 
@@ -54,9 +48,9 @@ static const uint32_t checked_msrs[] = {
 
 static void l1_guest_code(struct vmx_pages *vmx, uint64_t list_gpa)
 {
-	unsigned long l2_stack[256];
+	unsigned long l2_stack[L2_STACK_SIZE];
 
-	vmx_msr_l1_prepare(vmx, 0, APIC_ACCESS_GPA, &l2_stack[256]);
+	vmx_msr_l1_prepare(vmx, 0, APIC_ACCESS_GPA, NULL, &l2_stack[L2_STACK_SIZE]);
 	vmwrite(GUEST_FS_BASE, L2_FS_BASE);
 	vmwrite(VM_EXIT_MSR_LOAD_ADDR, list_gpa);
 	vmwrite(VM_EXIT_MSR_LOAD_COUNT, 2);
@@ -65,47 +59,34 @@ static void l1_guest_code(struct vmx_pages *vmx, uint64_t list_gpa)
 
 int main(int argc, char *argv[])
 {
-	static struct vcpu_snapshot before, after;
+	static struct vcpu_snapshot before;
 	struct kvm_x86_state *state;
 	struct vmx_msr_entry *list;
-	vm_vaddr_t vmx_gva, list_gva;
 	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
-	char diff[2048];
+	struct nested_vm n;
+	gva_t list_gva;
 	enum mode mode;
-	int r, n;
+	int r;
 
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_TRIPLE_FAULT_EVENT));
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-		     CPU_BASED_USE_MSR_BITMAPS);
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) &
-		     SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES);
-	mode = read_mode();
-	pr_info("mode: %s\n", mode_name[mode]);
-
-	vm = vm_create_with_one_vcpu(&vcpu, l1_guest_code);
-	vm_enable_cap(vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
-				    APIC_ACCESS_SLOT, 1, 0);
-	vcpu_alloc_vmx(vm, &vmx_gva);
-	list_gva = vm_vaddr_alloc_page(vm);
-	list = addr_gva2hva(vm, list_gva);
+	mode = nested_require(&vmx_vendor, NEED_NESTED_STATE | NEED_TRIPLE_FAULT | NEED_MSR_L1);
+	nested_vm_create(&n, &vmx_vendor, l1_guest_code, NV_APIC_ACCESS);
+	vm_enable_cap(n.vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+	list_gva = vm_alloc_page(n.vm);
+	list = addr_gva2hva(n.vm, list_gva);
 	list[0] = (struct vmx_msr_entry){ .index = MSR_KERNEL_GS_BASE, .value = LIST_VALUE };
 	list[1] = list[0];
-	vcpu_args_set(vcpu, 2, vmx_gva, addr_gva2gpa(vm, list_gva));
+	vcpu_args_set(n.vcpu, 2, n.gva, addr_gva2gpa(n.vm, list_gva));
 
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
-	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_VMX);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
+	state = save_l2_state(n.vcpu, KVM_STATE_NESTED_FORMAT_VMX);
 	TEST_ASSERT(state->nested.size > sizeof(state->nested),
 		    "saved nested state: expected a vmcs12, got size %u", state->nested.size);
 
-	kvm_vm_release(vm);
-	vcpu = vm_recreate_with_one_vcpu(vm);
-	vm_enable_cap(vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
-	vm_mem_region_delete(vm, APIC_ACCESS_SLOT);
+	nested_vm_recreate(&n);
+	vcpu = n.vcpu;
+	vm_enable_cap(n.vm, KVM_CAP_X86_TRIPLE_FAULT_EVENT, 1);
+	vm_mem_region_delete(n.vm, APIC_ACCESS_SLOT);
 	list[1].index = MSR_FS_BASE;
 
 	/* Everything but the nested state, as vcpu_load_state() does. */
@@ -118,38 +99,22 @@ int main(int argc, char *argv[])
 		    (unsigned long)before.msr_value[1]);
 
 	r = __vcpu_nested_state_set(vcpu, &state->nested);
-	if (mode == MODE_EAGER) {
-		TEST_ASSERT(r == -1 && errno == EINVAL,
-			    "eager mode, APIC-access page at unbacked GPA 0x%llx: expected KVM_SET_NESTED_STATE to fail with EINVAL, got rc %d errno %d",
-			    APIC_ACCESS_GPA, r, r ? errno : 0);
-		vcpu_snapshot_take(vcpu, &after, checked_msrs, ARRAY_SIZE(checked_msrs));
-		n = vcpu_snapshot_diff(&before, &after, diff, sizeof(diff));
-		TEST_ASSERT(!after.events.triple_fault.pending,
-			    "eager mode: expected no triple fault pending after the failed KVM_SET_NESTED_STATE, got one%s; all %d changes:%s",
-			    " (an emulated VM-exit aborted loading the VM-exit MSR-load list?)", n, diff);
-		TEST_ASSERT(!n, "eager mode: expected the failed KVM_SET_NESTED_STATE to change nothing KVM_GET_* shows, got %d changes:%s",
-			    n, diff);
-	} else {
-		TEST_ASSERT(!r, "%s mode: expected KVM_SET_NESTED_STATE with an unbacked APIC-access page to succeed (pages are loaded later), got errno %d",
-			    mode_name[mode], errno);
-	}
+	expect_unbacked_set(r, mode, "APIC-access page", APIC_ACCESS_GPA);
+	if (mode == MODE_EAGER)
+		expect_unchanged(vcpu, &before,
+				 " (an emulated VM-exit aborted loading the VM-exit MSR-load list?)");
 
 	/* The memory arrives, the list is valid again; restore the same state. */
 	list[1].index = MSR_KERNEL_GS_BASE;
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
+	vm_userspace_mem_region_add(n.vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
 				    APIC_ACCESS_SLOT, 1, 0);
-	vcpu_sregs_set(vcpu, &state->sregs);
-	r = __vcpu_nested_state_set(vcpu, &state->nested);
-	TEST_ASSERT(!r, "%s mode: expected KVM_SET_NESTED_STATE of the valid state to succeed after the bad one, got errno %d",
-		    mode_name[mode], errno);
-	TEST_ASSERT(in_guest_mode(vcpu), "expected the vCPU in guest mode after the valid KVM_SET_NESTED_STATE");
-	restore_rest(vcpu, state);
-	vmx_msr_guest_finish(vcpu);
+	restore_again(vcpu, state, mode, "after the bad one");
+	msr_guest_finish(&vmx_vendor, vcpu);
 	TEST_ASSERT(vcpu_get_msr(vcpu, MSR_KERNEL_GS_BASE) == LIST_VALUE,
 		    "expected L2's exits to L1 to load KERNEL_GS_BASE 0x%llx from the VM-exit MSR-load list, got 0x%lx",
 		    LIST_VALUE, (unsigned long)vcpu_get_msr(vcpu, MSR_KERNEL_GS_BASE));
 
 	kvm_x86_state_cleanup(state);
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

@@ -14,9 +14,6 @@
  * nested_state_pages counts (rsm 1 in eager mode, legacy_request 1 in
  * legacy mode) are checked when the file exists.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,68 +23,31 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "vmx.h"
 #include "nested_util.h"
-
-
-#define PAGES_GPA	0x40000000ull
-#define PAGES_SLOT	10
-#define NR_PAGES	4
-
-/* 16-bit SMI handler: mov $SMI_SYNC_AL, %al; in $SMI_SYNC_PORT, %al; rsm. */
-static const uint8_t smi_handler[] = {
-	0xb0, SMI_SYNC_AL,
-	0xe4, SMI_SYNC_PORT,
-	0x0f, 0xaa,
-};
 
 int main(int argc, char *argv[])
 {
-	vm_vaddr_t vmx_gva;
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 	enum mode mode;
-	uint8_t *smram;
 
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-		     CPU_BASED_TPR_SHADOW);
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-		     CPU_BASED_USE_MSR_BITMAPS);
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) &
-		     SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES);
-	mode = read_mode();
-	pr_info("mode: %s\n", mode_name[mode]);
+	mode = nested_require(&vmx_vendor, NEED_SMM | NEED_NESTED_STATE | NEED_TPR_SHADOW |
+			      NEED_MSR_L1);
+	nested_vm_create(&n, &vmx_vendor, NULL, NV_SMRAM | NV_PAGES);
+	/* The SMI handler: report, RSM. */
+	smi_handler_stores(n.smram, NULL, NULL, 0);
 
-	vm = vm_create_with_one_vcpu(&vcpu, vmx_msr_l1_guest_code);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
 
-	smram = smram_setup(vm, vcpu);
-	memcpy(smram + 0x8000, smi_handler, sizeof(smi_handler));
-
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, PAGES_GPA,
-				    PAGES_SLOT, NR_PAGES, 0);
-	virt_map(vm, PAGES_GPA, PAGES_GPA, NR_PAGES);
-	memset(addr_gpa2hva(vm, PAGES_GPA), 0, NR_PAGES * getpagesize());
-	vcpu_alloc_vmx(vm, &vmx_gva);
-	vcpu_args_set(vcpu, 3, vmx_gva, PAGES_GPA, PAGES_GPA + 2 * 4096);
-
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
-
-	run_to_smi_handler(vcpu, "SMI in L2");
+	run_to_smi_handler(n.vcpu, "SMI in L2");
 
 	/* RSM back into L2. */
-	vmx_msr_guest_finish(vcpu);
+	msr_guest_finish(&vmx_vendor, n.vcpu);
 
-	if (mode == MODE_EAGER)
-		check_np(vm, "after RSM into L2", mode,
-			 (struct np_want){ .rsm = 1, .vmentry = 2 });
-	else
-		check_np(vm, "after RSM into L2", mode,
-			 (struct np_want){ .legacy_request = 1, .vmentry = 2 });
+	check_np_modes(n.vm, "after RSM into L2", mode,
+		       (struct np_want){ .rsm = 1, .vmentry = 2 },
+		       (struct np_want){ .legacy_request = 1, .vmentry = 2 });
 
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

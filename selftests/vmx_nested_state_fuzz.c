@@ -26,19 +26,16 @@
  *
  * After every rejected blob and every FUZZ_CHECK_EVERY iterations the valid
  * state is restored and the guest must complete; the VM is recreated every
- * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h.
+ * FUZZ_RECREATE iterations.  Arguments and environment: nested_fuzz.h;
+ * the driver is nested_fuzz.c.
  * Without arguments (Bochs is slow): 40 state + 12 RSM iterations, seed
  * 0x5eed.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "nested_fuzz.h"
-#include "vmx.h"
 
 static void l2_guest_code(void)
 {
@@ -48,15 +45,7 @@ static void l2_guest_code(void)
 
 static void l1_guest_code(struct vmx_pages *vmx)
 {
-	unsigned long l2_stack[L2_STACK_SIZE];
-
-	GUEST_ASSERT(prepare_for_vmx_operation(vmx));
-	GUEST_ASSERT(load_vmcs(vmx));
-	prepare_vmcs(vmx, l2_guest_code, &l2_stack[L2_STACK_SIZE]);
-	GUEST_SYNC(1);
-	GUEST_ASSERT(!vmlaunch());
-	GUEST_SYNC_ARGS(3, vmreadz(VM_EXIT_REASON), 0, 0, 0);
-	GUEST_DONE();
+	vmx_l1_run_l2(vmx, l2_guest_code, 0);
 }
 
 /* struct vmcs12 offsets (arch/x86/kvm/vmx/vmcs12.h; a fixed ABI). */
@@ -116,168 +105,56 @@ static const struct field smram_fields[] = {
 	F32(cs_attr, 0x7e12), F32(tr_attr, 0x7e92), F32(smm_revision, 0x7efc),
 };
 
-/* GPAs: unbacked, the APIC page, unaligned, huge, the old one +/-. */
-static void mutate_field(void *vmcs12, const struct field *f, int nf)
+/* Mutations 3 (VMXON address, SMM and VMX flags) and 4 (vmcs12 address). */
+static void mutate_hdr(struct kvm_nested_state *ns, int what, uint64_t good_vmcs)
 {
-	const struct field *x = &f[rnd_below(nf)];
-	uint64_t old = get_field(vmcs12, x->off, x->bytes);
-	uint64_t v = strstr(x->name, "control") && rnd_below(2) ?
-		     old | fuzz_value(0, x->bytes) : fuzz_value(old, x->bytes);
-
-	put_field(vmcs12, x->off, x->bytes, v);
-	mut("%s=0x%lx ", x->name, (unsigned long)v);
-}
-
-static void mutate_state(struct kvm_x86_state *s, uint64_t good_vmcs)
-{
-	struct kvm_nested_state *ns = &s->nested;
-	uint8_t *vmcs12 = ns->data.vmx[0].vmcs12;
-	int n = 1 + rnd_below(3);
-	unsigned int bit;
-	uint64_t v;
-
-	while (n--) {
-		switch (rnd_below(12)) {
-		case 0:
-			v = rnd_below(4) ? ns->flags ^ (1u << rnd_below(4)) : rnd() & 0xffff;
-			ns->flags = v;
-			mut("flags=0x%x ", ns->flags);
-			break;
-		case 1:
-			ns->format = rnd_below(3) ? rnd_below(3) : rnd() & 0xffff;
-			mut("format=%u ", ns->format);
-			break;
-		case 2:
-			switch (rnd_below(4)) {
-			case 0: ns->size = rnd_below(sizeof(*ns) + 64); break;
-			case 1: ns->size = rnd_below(16384); break;
-			case 2: ns->size = ns->size - 1 - rnd_below(64); break;
-			default: ns->size = sizeof(*ns) + KVM_STATE_NESTED_VMX_VMCS_SIZE; break;
-			}
-			mut("size=%u ", ns->size);
-			break;
-		case 3:
-			switch (rnd_below(4)) {
-			case 0:
-				ns->hdr.vmx.vmxon_pa = fuzz_gpa(ns->hdr.vmx.vmxon_pa);
-				mut("vmxon_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmxon_pa);
-				break;
-			case 1:
-				ns->hdr.vmx.smm.flags = rnd_below(8);
-				mut("smm.flags=0x%x ", ns->hdr.vmx.smm.flags);
-				break;
-			default:
-				ns->hdr.vmx.flags = rnd_below(4);
-				ns->hdr.vmx.preemption_timer_deadline = fuzz_value(0, 8);
-				mut("vmx.flags=0x%x deadline=0x%llx ", ns->hdr.vmx.flags,
-				    (unsigned long long)ns->hdr.vmx.preemption_timer_deadline);
-				break;
-			}
-			break;
-		case 4:
-			ns->hdr.vmx.vmcs12_pa = fuzz_gpa(good_vmcs);
-			mut("vmcs12_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmcs12_pa);
-			break;
-		case 5:
-		case 6:
-			mutate_field(vmcs12, ctl_fields, ARRAY_SIZE(ctl_fields));
-			break;
-		case 7:
-		case 8:
-			mutate_field(vmcs12, save_fields, ARRAY_SIZE(save_fields));
-			break;
-		case 9:
-			bit = rnd_below(rnd_below(2) ? 1000 * 8 : 4096 * 8);
-			vmcs12[bit / 8] ^= 1u << (bit % 8);
-			mut("vmcs12.bit%u ", bit);
-			break;
-		default:
-			switch (rnd_below(4)) {
-			case 0:
-				s->sregs.cr0 = fuzz_value(s->sregs.cr0, 8);
-				mut("l2.cr0=0x%llx ", s->sregs.cr0);
-				break;
-			case 1:
-				s->sregs.cr4 = fuzz_value(s->sregs.cr4, 8);
-				mut("l2.cr4=0x%llx ", s->sregs.cr4);
-				break;
-			case 2:
-				s->sregs.efer = fuzz_value(s->sregs.efer, 8);
-				mut("l2.efer=0x%llx ", s->sregs.efer);
-				break;
-			default:
-				s->sregs.cr3 = fuzz_value(s->sregs.cr3, 8);
-				mut("l2.cr3=0x%llx ", s->sregs.cr3);
-				break;
-			}
-			break;
-		}
+	if (what == 4) {
+		ns->hdr.vmx.vmcs12_pa = fuzz_gpa(good_vmcs);
+		mut("vmcs12_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmcs12_pa);
+		return;
 	}
-}
-
-static vm_vaddr_t vmx_alloc(struct fuzz_vm *f)
-{
-	struct vmx_pages *vmx;
-	vm_vaddr_t gva;
-
-	vmx = vcpu_alloc_vmx(f->vm, &gva);
-	f->nested_gpa = vmx->vmcs_gpa;
-	f->nested_hva = vmx->vmcs_hva;
-	return gva;
-}
-
-static uint64_t vmx_nested_pa(const struct kvm_x86_state *s)
-{
-	return s->nested.hdr.vmx.vmcs12_pa;
-}
-
-static void vmx_rsm_store(struct fuzz_vm *f, uint32_t *addr, uint32_t *val)
-{
-	uint64_t vmcs_gpa = f->nested_gpa;
-	const struct field *x;
-
-	switch (rnd_below(5)) {
+	switch (rnd_below(4)) {
 	case 0:
-	case 1:	/* a named field of L1's SMRAM state-save area */
-		x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
-		*addr = SMRAM_GPA + 0x8000 + x->off;
-		*val = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
+		ns->hdr.vmx.vmxon_pa = fuzz_gpa(ns->hdr.vmx.vmxon_pa);
+		mut("vmxon_pa=0x%llx ", (unsigned long long)ns->hdr.vmx.vmxon_pa);
 		break;
-	case 2:	/* anywhere in the state-save area */
-		*addr = SMRAM_GPA + 0xfe00 + 4 * rnd_below(0x80);
-		*val = fuzz_value(0, 4);
+	case 1:
+		ns->hdr.vmx.smm.flags = rnd_below(8);
+		mut("smm.flags=0x%x ", ns->hdr.vmx.smm.flags);
 		break;
-	case 3:	/* a vmcs12 field in guest memory */
-		x = rnd_below(2) ? &ctl_fields[rnd_below(ARRAY_SIZE(ctl_fields))] :
-				   &save_fields[rnd_below(ARRAY_SIZE(save_fields))];
-		*addr = vmcs_gpa + x->off + (x->bytes == 8 ? 4 * rnd_below(2) : 0);
-		*val = fuzz_value(get_field(f->nested_hva, *addr - vmcs_gpa, 4), 4);
-		break;
-	default: /* a random dword of vmcs12 */
-		*addr = vmcs_gpa + 4 * rnd_below(1024);
-		*val = fuzz_value(0, 4);
+	default:
+		ns->hdr.vmx.flags = rnd_below(4);
+		ns->hdr.vmx.preemption_timer_deadline = fuzz_value(0, 8);
+		mut("vmx.flags=0x%x deadline=0x%llx ", ns->hdr.vmx.flags,
+		    (unsigned long long)ns->hdr.vmx.preemption_timer_deadline);
 		break;
 	}
 }
 
+/* The SMI handler's own stores (RSM_OWN): a named field of L1's state-save area. */
+static void vmx_rsm_store(struct fuzz_vm *f, int kind, uint32_t *addr, uint32_t *val)
+{
+	const struct field *x = &smram_fields[rnd_below(ARRAY_SIZE(smram_fields))];
+
+	*addr = SMRAM_GPA + 0x8000 + x->off;
+	*val = fuzz_value(get_field(f->smram, 0x8000 + x->off, 4), 4);
+}
+
+static const uint8_t vmx_rsm_kinds[] = {
+	RSM_OWN, RSM_OWN, RSM_SAVE_AREA, RSM_FIELD, RSM_DWORD,
+};
+
+/* Bochs is slow: fewer iterations by default. */
 static const struct fuzz_vendor vmx_fuzz = {
-	.name = "vmx",
-	.prog = "vmx_nested_state_fuzz",
-	.def_iters = 40,
-	.def_rsm_iters = 12,
-	.format = KVM_STATE_NESTED_FORMAT_VMX,
-	.l2_exit = EXIT_REASON_VMCALL,
-	.l1_guest_code = l1_guest_code,
-	.alloc = vmx_alloc,
-	.nested_pa = vmx_nested_pa,
-	.mutate_state = mutate_state,
-	.rsm_store = vmx_rsm_store,
+	"vmx", "vmx_nested_state_fuzz", 40, 12, KVM_STATE_NESTED_FORMAT_VMX,
+	EXIT_REASON_VMCALL, &vmx_vendor, l1_guest_code, vmx_rsm_store,
+	"vmcs12", KVM_STATE_NESTED_VMX_VMCS_SIZE, ctl_fields, save_fields,
+	ARRAY_SIZE(ctl_fields), ARRAY_SIZE(save_fields), "control", 1000, mutate_hdr,
+	vmx_rsm_kinds, ARRAY_SIZE(vmx_rsm_kinds),
 };
 
 int main(int argc, char *argv[])
 {
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_X86_SMM));
+	nested_require(&vmx_vendor, NEED_NESTED_STATE | NEED_SMM);
 	return fuzz_main(&vmx_fuzz, argc, argv);
 }

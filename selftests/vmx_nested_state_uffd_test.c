@@ -23,9 +23,6 @@
  * L1's MSR bitmap.  Debugfs nested_state_pages counts are checked when the
  * file exists.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,15 +30,8 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "vmx.h"
 #include "nested_util.h"
 
-#define PAGES_GPA	0x40000000ull
-#define PAGES_SLOT	10
-#define NR_PAGES	4
-#define PG_MSR_BITMAP	0
-#define PG_VAPIC	1
-#define PG_APIC_ACCESS	2
 static const char * const page_name[NR_PAGES] = {
 	"MSR bitmap", "virtual-APIC page", "APIC-access page", "spare page",
 };
@@ -50,46 +40,23 @@ int main(int argc, char *argv[])
 {
 	struct kvm_x86_state *state;
 	struct uffd_server srv;
-	vm_vaddr_t vmx_gva;
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 	enum mode mode;
 	int ph, pg, expected;
 
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-		     CPU_BASED_TPR_SHADOW);
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-		     CPU_BASED_USE_MSR_BITMAPS);
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) &
-		     SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES);
-	mode = read_mode();
-	pr_info("mode: %s\n", mode_name[mode]);
+	mode = nested_require(&vmx_vendor, NEED_NESTED_STATE | NEED_TPR_SHADOW | NEED_MSR_L1);
+	nested_vm_create(&n, &vmx_vendor, NULL, NV_PAGES);
 
-	vm = vm_create_with_one_vcpu(&vcpu, vmx_msr_l1_guest_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, PAGES_GPA,
-				    PAGES_SLOT, NR_PAGES, 0);
-	virt_map(vm, PAGES_GPA, PAGES_GPA, NR_PAGES);
-	memset(addr_gpa2hva(vm, PAGES_GPA), 0, NR_PAGES * getpagesize());
-	vcpu_alloc_vmx(vm, &vmx_gva);
-	vcpu_args_set(vcpu, 3, vmx_gva, PAGES_GPA, PAGES_GPA + PG_APIC_ACCESS * 4096);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
 
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
+	state = save_l2_state(n.vcpu, KVM_STATE_NESTED_FORMAT_VMX);
 
-	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_VMX);
+	nested_vm_recreate(&n);
 
-	kvm_vm_release(vm);
-	vcpu = vm_recreate_with_one_vcpu(vm);
-
-	uffd_start(&srv, addr_gpa2hva(vm, PAGES_GPA), NR_PAGES * getpagesize());
-	restore_qemu_order(vcpu, state);
-	set_phase(PH_RUN);
-	vmx_msr_guest_finish(vcpu);
-	set_phase(PH_SETUP);
-	uffd_stop(&srv);
-	TEST_ASSERT(!srv.error, "fault thread failed: %d", srv.error);
+	uffd_start(&srv, addr_gpa2hva(n.vm, PAGES_GPA), NR_PAGES * getpagesize());
+	restore_qemu_order(n.vcpu, state);
+	uffd_run_finish(&vmx_vendor, n.vcpu, &srv);
 
 	for (ph = 0; ph < NR_PHASES; ph++)
 		for (pg = 0; pg < NR_PAGES; pg++)
@@ -110,14 +77,9 @@ int main(int argc, char *argv[])
 				    mode_name[mode], phase_name[expected], srv.faults[ph][pg],
 				    page_name[pg], phase_name[ph]);
 
-	if (mode == MODE_EAGER)
-		check_np(vm, "at the end", mode,
-			 (struct np_want){ .set_nested_state = 1, .vmentry = 1 });
-	else
-		check_np(vm, "at the end", mode,
-			 (struct np_want){ .legacy_request = 1, .vmentry = 1 });
+	check_np_one_restore(n.vm, "at the end", mode);
 
 	kvm_x86_state_cleanup(state);
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

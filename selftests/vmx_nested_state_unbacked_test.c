@@ -21,9 +21,6 @@
  * guest must complete (L2's RDMSR exiting to L1).  Debugfs
  * nested_state_pages counts are checked when the file exists.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,61 +30,40 @@
 #include "test_util.h"
 #include "kvm_util.h"
 #include "processor.h"
-#include "vmx.h"
 #include "nested_util.h"
-
-#define APIC_ACCESS_GPA	0x50000000ull
-#define APIC_ACCESS_SLOT 11
 
 int main(int argc, char *argv[])
 {
 	struct kvm_x86_state *state;
-	vm_vaddr_t vmx_gva;
 	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
+	struct nested_vm n;
 	enum mode mode;
 	int r;
 
-	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_VMX));
-	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_TRUE_PROCBASED_CTLS) >> 32) &
-		     CPU_BASED_USE_MSR_BITMAPS);
-	TEST_REQUIRE((kvm_get_feature_msr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) &
-		     SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES);
-	mode = read_mode();
-	pr_info("mode: %s\n", mode_name[mode]);
+	mode = nested_require(&vmx_vendor, NEED_NESTED_STATE | NEED_MSR_L1);
+	nested_vm_create(&n, &vmx_vendor, NULL, NV_APIC_ACCESS);
 
-	vm = vm_create_with_one_vcpu(&vcpu, vmx_msr_l1_guest_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
-				    APIC_ACCESS_SLOT, 1, 0);
-	vcpu_alloc_vmx(vm, &vmx_gva);
-	vcpu_args_set(vcpu, 3, vmx_gva, 0, APIC_ACCESS_GPA);
+	run_to_stage(n.vcpu, 1);
+	run_to_stage(n.vcpu, 2);
 
-	run_to_stage(vcpu, 1);
-	run_to_stage(vcpu, 2);
+	state = save_l2_state(n.vcpu, KVM_STATE_NESTED_FORMAT_VMX);
 
-	state = save_l2_state(vcpu, KVM_STATE_NESTED_FORMAT_VMX);
-
-	kvm_vm_release(vm);
-	vcpu = vm_recreate_with_one_vcpu(vm);
-	vm_mem_region_delete(vm, APIC_ACCESS_SLOT);
+	nested_vm_recreate(&n);
+	vcpu = n.vcpu;
+	vm_mem_region_delete(n.vm, APIC_ACCESS_SLOT);
 
 	/* vCPU setup: the VMX capability MSRs, once, before VMXON is restored. */
 	restore_vcpu_setup(vcpu, state);
 
 	vcpu_sregs_set(vcpu, &state->sregs);
 	r = __vcpu_nested_state_set(vcpu, &state->nested);
+	expect_unbacked_set(r, mode, "APIC-access page", APIC_ACCESS_GPA);
 	if (mode == MODE_EAGER) {
-		TEST_ASSERT(r == -1 && errno == EINVAL,
-			    "eager mode, APIC-access page at unbacked GPA 0x%llx: expected KVM_SET_NESTED_STATE to fail with EINVAL, got rc %d errno %d",
-			    APIC_ACCESS_GPA, r, r ? errno : 0);
 		TEST_ASSERT(!in_guest_mode(vcpu),
 			    "eager mode: expected the vCPU out of guest mode after the failed KVM_SET_NESTED_STATE");
-		check_np(vm, "after the failed KVM_SET_NESTED_STATE", mode,
+		check_np(n.vm, "after the failed KVM_SET_NESTED_STATE", mode,
 			 (struct np_want){ .set_nested_state = 1, .failed = 1 });
 	} else {
-		TEST_ASSERT(!r, "%s mode: expected KVM_SET_NESTED_STATE with an unbacked APIC-access page to succeed (pages are loaded later), got errno %d",
-			    mode_name[mode], errno);
 		restore_rest(vcpu, state);
 		vcpu_run(vcpu);
 		TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
@@ -96,28 +72,20 @@ int main(int argc, char *argv[])
 			    mode_name[mode], APIC_ACCESS_GPA, vcpu->run->exit_reason,
 			    exit_reason_str(vcpu->run->exit_reason),
 			    vcpu->run->internal.suberror);
-		check_np(vm, "after the failed KVM_RUN", mode,
+		check_np(n.vm, "after the failed KVM_RUN", mode,
 			 (struct np_want){ .legacy_request = 1, .failed = 1 });
 	}
 
 	/* The memory arrives; the VMM restores the same state again. */
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
+	vm_userspace_mem_region_add(n.vm, VM_MEM_SRC_ANONYMOUS, APIC_ACCESS_GPA,
 				    APIC_ACCESS_SLOT, 1, 0);
-	vcpu_sregs_set(vcpu, &state->sregs);
-	r = __vcpu_nested_state_set(vcpu, &state->nested);
-	TEST_ASSERT(!r, "%s mode: expected KVM_SET_NESTED_STATE to succeed once the APIC-access page is backed, got errno %d",
-		    mode_name[mode], errno);
-	TEST_ASSERT(in_guest_mode(vcpu), "expected the vCPU in guest mode after the valid KVM_SET_NESTED_STATE");
-	restore_rest(vcpu, state);
-	vmx_msr_guest_finish(vcpu);
-	if (mode == MODE_EAGER)
-		check_np(vm, "at the end", mode,
-			 (struct np_want){ .set_nested_state = 2, .vmentry = 1, .failed = 1 });
-	else
-		check_np(vm, "at the end", mode,
-			 (struct np_want){ .legacy_request = 2, .vmentry = 1, .failed = 1 });
+	restore_again(vcpu, state, mode, "once the APIC-access page is backed");
+	msr_guest_finish(&vmx_vendor, vcpu);
+	check_np_modes(n.vm, "at the end", mode,
+		       (struct np_want){ .set_nested_state = 2, .vmentry = 1, .failed = 1 },
+		       (struct np_want){ .legacy_request = 2, .vmentry = 1, .failed = 1 });
 
 	kvm_x86_state_cleanup(state);
-	kvm_vm_free(vm);
+	kvm_vm_free(n.vm);
 	return 0;
 }

@@ -24,9 +24,6 @@
  * Usage: nested_bench [-r round] [-b batches] [-i l1,l2,smi iterations]
  *                     [-s restores] [bench...]   (default: all four)
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +40,6 @@
 #include "nested_util.h"
 
 #define SMI_COUNT_OFF	0x4000			/* SMRAM offset of the handler's counter */
-#define L2_STACK_SIZE	256
 
 /* Guest iterations per batch, set by the host before the first run. */
 static uint64_t iters;
@@ -154,10 +150,7 @@ static void bench_l1exit(int batches)
 static void l2_vmmcall_loop(void)
 {
 	for (;;)
-		__asm__ __volatile__("push %%rbp; vmmcall; pop %%rbp"
-				     : : "a"(0), "c"(0)
-				     : "rbx", "rdx", "rsi", "rdi", "r8", "r9",
-				       "r10", "r11", "r12", "r13", "r14", "r15", "memory");
+		l2_vmmcall();
 }
 
 static void l2exit_guest(struct svm_test_data *svm)
@@ -181,7 +174,7 @@ static void bench_l2exit(int batches)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 
 	vm = vm_create_with_one_vcpu(&vcpu, l2exit_guest);
 	vcpu_alloc_svm(vm, &svm_gva);
@@ -219,7 +212,7 @@ static void bench_restore(int samples)
 	struct kvm_x86_state *st;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 	uint64_t t0, t1, t2;
 	int i, r;
 
@@ -282,7 +275,7 @@ static void bench_smi(int batches)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 	uint32_t addr = SMRAM_GPA + SMI_COUNT_OFF, count;
 	uint8_t *smram;
 
