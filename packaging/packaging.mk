@@ -7,6 +7,7 @@
 #   make rpm          build/pkg/rpm/RPMS/noarch/kvm-nested-dkms-*.rpm, rpmlint
 #   make pkgtest      install/upgrade/purge the .deb in a Debian 12 chroot
 #   make status-test  kvm-nested-status against fake trees; shellcheck
+#   make repo         build/repo/public: a signed apt repository (reprepro)
 #   make pkg-deps     install the tools the above need (root)
 
 PKGDIR ?= $(BUILD)/pkg
@@ -23,7 +24,10 @@ pkgtest:
 status-test:
 	tests/status/run
 
+repo:
+	packaging/mkrepo
+
 pkg-deps:
 	sh scripts/deps.sh pkg
 
-.PHONY: deb rpm pkgtest status-test pkg-deps
+.PHONY: deb rpm pkgtest status-test repo pkg-deps
