@@ -7,6 +7,8 @@
 #   make rpm          build/pkg/rpm/RPMS/noarch/kvm-nested-dkms-*.rpm, rpmlint
 #   make pkgtest      install/upgrade/purge the .deb in a Debian 12 chroot
 #   make status-test  kvm-nested-status against fake trees; shellcheck
+#   make repo         build/repo/public: a signed apt repository (reprepro)
+#   make fleettest    the Ansible role against Debian 12 chroots (docs/fleet.md)
 #   make pkg-deps     install the tools the above need (root)
 
 PKGDIR ?= $(BUILD)/pkg
@@ -23,7 +25,13 @@ pkgtest:
 status-test:
 	tests/status/run
 
+repo:
+	packaging/mkrepo
+
+fleettest:
+	tests/fleettest
+
 pkg-deps:
 	sh scripts/deps.sh pkg
 
-.PHONY: deb rpm pkgtest status-test pkg-deps
+.PHONY: deb rpm pkgtest status-test repo fleettest pkg-deps

@@ -7,7 +7,9 @@
 #
 #   build   make, make module/matrix/bisect-check/abi-check (the default)
 #   rig     make vmtest, vmtest-vmx, bench, fuzz: QEMU, Bochs, initramfs
-#   pkg     make deb, rpm, pkgtest, status-test, lint
+#   pkg     make deb, rpm, pkgtest, status-test, lint, repo, fleettest
+#           (ansible for community.general's chroot connection; prometheus
+#           for promtool only: its service is not started, see below)
 #   all     all of them: what make check needs
 set -eu
 
@@ -18,7 +20,8 @@ BUILD="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl ccache"
 # an isolinux ISO.
 RIG="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc libc6-dev
 binutils file rsync bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
-PKG="debhelper dh-dkms lintian rpm rpmlint debootstrap shellcheck python3"
+PKG="debhelper dh-dkms lintian rpm rpmlint debootstrap shellcheck python3
+gnupg reprepro ansible ansible-core ansible-lint prometheus"
 
 pkgs=
 for role in "${@:-build}"; do
@@ -47,6 +50,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 apt-get update -q >/dev/null
 [ -n "$missing" ] || exit 0
+# No service may start (prometheus is here for promtool): a policy-rc.d
+# that denies starts for the duration, unless one is there already.
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+	trap 'rm -f "$POLICY"' EXIT
+	printf '#!/bin/sh\n# scripts/deps.sh: no service starts\nexit 101\n' >"$POLICY"
+	chmod 0755 "$POLICY"
+fi
 # shellcheck disable=SC2086 # one word per package
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	$missing
