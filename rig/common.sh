@@ -79,12 +79,7 @@ rig_stock_module()
 # Copy a module to DEST as a plain .ko, decompressing it if needed.
 rig_copy_module()
 {
-	case $1 in
-	*.ko.xz) xz -dc "$1" >"$2" ;;
-	*.ko.zst) zstd -qdc "$1" >"$2" ;;
-	*.ko.gz) gzip -dc "$1" >"$2" ;;
-	*) cp "$1" "$2" ;;
-	esac
+	copy_ko "$@"
 }
 
 # Seconds since the epoch.
