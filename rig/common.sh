@@ -41,27 +41,16 @@ rig_srcver()
 {
 	rs_f=$BUILD/kernels/$1/image/.debian-version
 	if [ ! -s "$rs_f" ]; then
-		rs_deb=$(rig_image_deb "$1")
+		rs_deb=$(fetch_image_deb "$1")
 		mkdir -p "$(dirname "$rs_f")"
 		dpkg-deb -f "$rs_deb" Version >"$rs_f"
 	fi
 	cat "$rs_f"
 }
 
-# The linux-image-KVER-unsigned .deb, downloaded to the cache if needed.
-rig_image_deb()
-{
-	# fetch_deb may fail on the very download of an arch-specific package
-	# (it guesses the _all.deb name before the file exists); ask twice.
-	fetch_deb "linux-image-$1-unsigned" 2>/dev/null ||
-		fetch_deb "linux-image-$1-unsigned" ||
-		die "no package linux-image-$1-unsigned in apt's lists"
-}
-
 # Extracted image of KVER; prints its root.
 rig_image()
 {
-	rig_image_deb "$1" >/dev/null
 	fetch_image "$1"
 }
 

@@ -299,23 +299,60 @@ fetch_headers()
 				die "cannot download $fh_dep for linux-headers-$1"
 			extract_deb "$fh_d" "$fh_root"
 		done
-		# The flavour Makefile includes the common one by absolute path.
-		sed -i "s|^include /usr/src/|include $fh_root/usr/src/|" \
-			"$fh_dir/Makefile"
 		echo "$fh_ver" >"$fh_root/.debian-version"
 		: >"$fh_root/.complete"
 	fi
+	relocate_headers "$fh_root" "$fh_dir/Makefile"
 	echo "$fh_dir"
 }
 
-# Extracted linux-image-KVER-unsigned (the stock module tree); prints its root.
+# The flavour Makefile of headers extracted under ROOT names the common one
+# (include) and, from 7.x on, itself (KBUILD_OUTPUT=) by their installed
+# paths under /usr/src: point them at ROOT.  relocate_headers ROOT MAKEFILE
+relocate_headers()
+{
+	grep -q -E '^(include |KBUILD_OUTPUT=)/usr/src/' "$2" || return 0
+	rh_root=$(cd "$1" && pwd -P)
+	sed -i -e "s|^include /usr/src/|include $rh_root/usr/src/|" \
+		-e "s|^KBUILD_OUTPUT=/usr/src/|KBUILD_OUTPUT=$rh_root/usr/src/|" "$2"
+}
+
+# The .deb of the image of KVER, downloaded to the cache if needed: the
+# unsigned one where Debian has one, else (7.x in trixie-backports) the
+# signed one, whose modules are the same plus signatures.
+fetch_image_deb()
+{
+	# fetch_deb may fail on the very download of an arch-specific package
+	# (it guesses the _all.deb name before the file exists); ask twice.
+	for fid_p in "linux-image-$1-unsigned" "linux-image-$1"; do
+		fetch_deb "$fid_p" 2>/dev/null || fetch_deb "$fid_p" 2>/dev/null ||
+			continue
+		return 0
+	done
+	die "no package linux-image-$1-unsigned or linux-image-$1 in apt's lists"
+}
+
+# Extracted image of KVER (the stock module tree); prints its root.  From
+# 7.x on, linux-image-KVER is split: its linux-binary-, linux-modules- and
+# linux-base-KVER dependencies of the same version are extracted with it.
 fetch_image()
 {
 	fi_root=$BUILD/kernels/$1/image
 	if [ ! -e "$fi_root/.complete" ]; then
-		fi_deb=$(fetch_deb "linux-image-$1-unsigned") ||
-			die "no package linux-image-$1-unsigned in apt's lists"
+		fi_deb=$(fetch_image_deb "$1")
 		extract_deb "$fi_deb" "$fi_root"
+		fi_ver=$(dpkg-deb -f "$fi_deb" Version)
+		for fi_dep in $(dpkg-deb -f "$fi_deb" Depends | sed 's/[,|]/\n/g' |
+			sed -n "s/^ *\(linux-\(binary\|modules\|base\)-$1\) .*/\1/p"); do
+			fi_d=$(fetch_deb "$fi_dep" "$fi_ver" ||
+				fetch_deb "$fi_dep" "$fi_ver") ||
+				die "cannot download $fi_dep=$fi_ver for linux-image-$1"
+			extract_deb "$fi_d" "$fi_root"
+		done
+		# Packages with merged-/usr paths: the rig and abi-check look
+		# in lib/modules/ and boot/.
+		[ -e "$fi_root/lib" ] || [ ! -d "$fi_root/usr/lib" ] ||
+			ln -s usr/lib "$fi_root/lib"
 		: >"$fi_root/.complete"
 	fi
 	echo "$fi_root"
