@@ -6,6 +6,8 @@
 #   make deb          build/pkg/kvm-nested-dkms_<version>_all.deb, lintian
 #   make rpm          build/pkg/rpm/RPMS/noarch/kvm-nested-dkms-*.rpm, rpmlint
 #   make pkgtest      install/upgrade/purge the .deb in a Debian 12 chroot
+#   make pkgtest-trixie  the same in a Debian 13 chroot (trixie's dkms;
+#                     6.12+deb13, then trixie-backports' newest 7.x)
 #   make status-test  kvm-nested-status against fake trees; shellcheck
 #   make pkg-deps     install the tools the above need (root)
 
@@ -20,10 +22,13 @@ rpm:
 pkgtest:
 	tests/pkgtest
 
+pkgtest-trixie:
+	PKGTEST_SUITE=trixie tests/pkgtest
+
 status-test:
 	tests/status/run
 
 pkg-deps:
 	sh scripts/deps.sh pkg
 
-.PHONY: deb rpm pkgtest status-test pkg-deps
+.PHONY: deb rpm pkgtest pkgtest-trixie status-test pkg-deps

@@ -54,6 +54,20 @@ rig_image()
 	fetch_image "$1"
 }
 
+# The kernel of KVER: boot/vmlinuz-KVER of the image, or (7.x)
+# lib/modules/KVER/vmlinuz.
+rig_vmlinuz()
+{
+	rv_root=$(rig_image "$1")
+	for rv_f in "$rv_root/boot/vmlinuz-$1" "$rv_root/lib/modules/$1/vmlinuz"; do
+		if [ -e "$rv_f" ]; then
+			echo "$rv_f"
+			return 0
+		fi
+	done
+	die "no vmlinuz in the image of $1 ($rv_root)"
+}
+
 # Path of module NAME (kvm-amd, kvm_amd, ...) in the image of KVER (.ko or
 # .ko.xz/.ko.zst), empty if none: rig_stock_module KVER NAME
 rig_stock_module()
