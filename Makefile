@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# kvm-nested: out-of-tree x86 KVM for Debian 12 kernels.  See README.md.
+# kvm-nested: out-of-tree x86 KVM for Debian's kernels.  See README.md.
 #
 #   make [module] KVER=...   build kvm.ko, kvm-intel.ko, kvm-amd.ko
 #   make check               the test suite (tests/run)
@@ -64,8 +64,10 @@ abi-check: module
 lint style:
 	scripts/lint
 
+# Every kernel of every series apt knows of (MATRIX=--newest: the newest of
+# each series, all flavours); outside CI, see docs.
 matrix:
-	scripts/matrix
+	scripts/matrix $(MATRIX)
 
 # Every prefix of every series, on the newest kernel of each (not KVER).
 bisect-check:

@@ -6,6 +6,8 @@
 #   make deb          build/pkg/kvm-nested-dkms_<version>_all.deb, lintian
 #   make rpm          build/pkg/rpm/RPMS/noarch/kvm-nested-dkms-*.rpm, rpmlint
 #   make pkgtest      install/upgrade/purge the .deb in a Debian 12 chroot
+#   make pkgtest-trixie  the same in a Debian 13 chroot (trixie's dkms;
+#                     6.12+deb13, then trixie-backports' newest 7.x)
 #   make status-test  kvm-nested-status against fake trees; shellcheck
 #   make repo         build/repo/public: a signed apt repository (reprepro)
 #   make fleettest    the Ansible role against Debian 12 chroots (docs/fleet.md)
@@ -22,6 +24,9 @@ rpm:
 pkgtest:
 	tests/pkgtest
 
+pkgtest-trixie:
+	PKGTEST_SUITE=trixie tests/pkgtest
+
 status-test:
 	tests/status/run
 
@@ -34,4 +39,4 @@ fleettest:
 pkg-deps:
 	sh scripts/deps.sh pkg
 
-.PHONY: deb rpm pkgtest status-test repo fleettest pkg-deps
+.PHONY: deb rpm pkgtest pkgtest-trixie status-test repo fleettest pkg-deps

@@ -63,9 +63,7 @@ EMU="QEMU TCG -cpu max"
 for t in cpio gzip strip file modinfo xz qemu-system-x86_64; do
 	command -v "$t" >/dev/null || die "$t not found: run sh scripts/deps.sh rig (as root)"
 done
-IMAGE=$(rig_image "$KVER")
-VMLINUZ=$IMAGE/boot/vmlinuz-$KVER
-[ -e "$VMLINUZ" ] || die "no $VMLINUZ"
+VMLINUZ=$(rig_vmlinuz "$KVER")
 SRCVER=$(rig_srcver "$KVER")
 STDIR=$("$RIG/selftests.sh" "$SRCVER")
 make -s -C "$TOP/selftests" bench KSRC="$RIGB/src/$SRCVER/$SRCPKG" \

@@ -66,28 +66,31 @@ rig_srcver()
 {
 	rs_f=$BUILD/kernels/$1/image/.debian-version
 	if [ ! -s "$rs_f" ]; then
-		rs_deb=$(rig_image_deb "$1")
+		rs_deb=$(fetch_image_deb "$1")
 		mkdir -p "$(dirname "$rs_f")"
 		dpkg-deb -f "$rs_deb" Version >"$rs_f"
 	fi
 	cat "$rs_f"
 }
 
-# The linux-image-KVER-unsigned .deb, downloaded to the cache if needed.
-rig_image_deb()
-{
-	# fetch_deb may fail on the very download of an arch-specific package
-	# (it guesses the _all.deb name before the file exists); ask twice.
-	fetch_deb "linux-image-$1-unsigned" 2>/dev/null ||
-		fetch_deb "linux-image-$1-unsigned" ||
-		die "no package linux-image-$1-unsigned in apt's lists"
-}
-
 # Extracted image of KVER; prints its root.
 rig_image()
 {
-	rig_image_deb "$1" >/dev/null
 	fetch_image "$1"
+}
+
+# The kernel of KVER: boot/vmlinuz-KVER of the image, or (7.x)
+# lib/modules/KVER/vmlinuz.
+rig_vmlinuz()
+{
+	rv_root=$(rig_image "$1")
+	for rv_f in "$rv_root/boot/vmlinuz-$1" "$rv_root/lib/modules/$1/vmlinuz"; do
+		if [ -e "$rv_f" ]; then
+			echo "$rv_f"
+			return 0
+		fi
+	done
+	die "no vmlinuz in the image of $1 ($rv_root)"
 }
 
 # Path of module NAME (kvm-amd, kvm_amd, ...) in the image of KVER (.ko or
@@ -104,12 +107,7 @@ rig_stock_module()
 # Copy a module to DEST as a plain .ko, decompressing it if needed.
 rig_copy_module()
 {
-	case $1 in
-	*.ko.xz) xz -dc "$1" >"$2" ;;
-	*.ko.zst) zstd -qdc "$1" >"$2" ;;
-	*.ko.gz) gzip -dc "$1" >"$2" ;;
-	*) cp "$1" "$2" ;;
-	esac
+	copy_ko "$@"
 }
 
 # Seconds since the epoch.

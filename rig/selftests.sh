@@ -60,14 +60,18 @@ build_upstream()
 	: >"$OUT/.upstream"
 }
 
+# Ours that do not build against this source (a series whose selftest
+# library moved on) leave ours.failed: the rig then runs the tests that
+# built and names those it leaves out.
 build_ours()
 {
+	rm -f "$OUT/ours.failed"
 	# MAKEFLAGS would pass the caller's command-line variables (e.g. the
 	# TESTS of `make vmtest TESTS=...`) on to selftests/Makefile.
-	MAKEFLAGS='' make -s -C "$TOP/selftests" KSRC="$TREE" LIBOUT="$OUT/upstream" \
+	MAKEFLAGS='' make -s -k -C "$TOP/selftests" KSRC="$TREE" LIBOUT="$OUT/upstream" \
 		OUT="$OUT/ours" >"$OUT/ours.log" 2>&1 || {
-		cat "$OUT/ours.log" >&2
-		die "our selftests (selftests/) did not build against $SRCVER"
+		cp "$OUT/ours.log" "$OUT/ours.failed"
+		say "warning: our selftests (selftests/) do not all build against $SRCVER; log: $OUT/ours.log"
 	}
 	# make -s prints nothing else: anything in the log is a warning.
 	if [ -s "$OUT/ours.log" ]; then

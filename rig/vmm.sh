@@ -108,9 +108,7 @@ boot_once()
 }
 
 check_tools
-IMAGE=$(rig_image "$KVER")
-VMLINUZ=$IMAGE/boot/vmlinuz-$KVER
-[ -e "$VMLINUZ" ] || die "no $VMLINUZ"
+VMLINUZ=$(rig_vmlinuz "$KVER")
 initramfs
 mkdir -p "$LOGDIR"
 npass=0

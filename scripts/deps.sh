@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # sh scripts/deps.sh [ROLE...]: install the Debian 12 packages a role needs
-# (--no-install-recommends), and refresh apt's lists (newest_kver and the
-# source lookup read them).  Needs root; prints the command when not root.
+# (--no-install-recommends), and refresh the host's apt lists.  The kernels
+# and sources come from kvm-nested's own apt state under build/apt (kn_apt in
+# scripts/lib.sh), made on first use.  Needs root; prints the command when
+# not root.
 #
 #   build   make, make module/matrix/bisect-check/abi-check (the default)
 #   rig     make vmtest, vmtest-vmx, bench, fuzz: QEMU, Bochs, initramfs
@@ -13,8 +15,12 @@
 #   all     all of them: what make check needs
 set -eu
 
-# The kernel headers pin gcc-12; pahole (dwarves) for abi-check.
-BUILD="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl ccache"
+# Debian 12's kernel headers pin gcc-12; pahole (dwarves) for abi-check.
+# Kernels built with a compiler Debian 12 lacks (gcc-14 of Debian 13 and
+# trixie-backports, unstable's) are built in a chroot of the suite that has
+# it (scripts/toolchain: debootstrap, once); zstd for modules so compressed.
+BUILD="make gcc-12 libelf1 bc kmod xz-utils zstd patch dpkg-dev dwarves perl
+ccache debootstrap debian-archive-keyring"
 # QEMU + initramfs + static selftest build (rsync: 6.12's make
 # headers_install); Bochs (VMX with EPT) booting
 # an isolinux ISO.

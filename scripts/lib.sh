@@ -128,6 +128,111 @@ series_patches()
 	series_entries "$1" | awk '{ print $1 }'
 }
 
+# apt, for the kernels and sources kvm-nested builds from: kn_apt apt-get|
+# apt-cache ARGS...  By default a private apt state under $BUILD/apt whose
+# sources are the SUITES of every patches/*/series.conf (the host's own
+# sources and lists stay untouched); it refreshes its lists when they are
+# missing, when the suites change, or when they are older than
+# KVM_NESTED_APT_MAXAGE seconds (default a day).  KVM_NESTED_APT=host uses
+# the host's apt as it is (what dkms does on a host: there the host's own
+# sources decide which kernels exist).  KVM_NESTED_MIRROR and
+# KVM_NESTED_SECURITY_MIRROR override deb.debian.org.
+kn_apt()
+{
+	if [ "${KVM_NESTED_APT:-private}" = host ]; then
+		"$@"
+		return
+	fi
+	kn_apt_ready
+	ka_cmd=$1
+	shift
+	# shellcheck disable=SC2046 # one word per option
+	"$ka_cmd" $(kn_apt_opts) "$@"
+}
+
+# The kernel releases whose headers apt knows of (linux-headers-RELEASE).
+apt_kernels()
+{
+	kn_apt apt-cache pkgnames linux-headers- | sed 's/^linux-headers-//'
+}
+
+KN_APT=$BUILD/apt
+
+# The options that point apt at the private state under $KN_APT.
+kn_apt_opts()
+{
+	for ko_o in "Dir::State=$KN_APT" "Dir::State::Lists=$KN_APT/lists" \
+		"Dir::Cache=$KN_APT" "Dir::Etc::SourceList=$KN_APT/etc/sources.list" \
+		"Dir::Etc::SourceParts=$KN_APT/etc/none" \
+		"Dir::Etc::Preferences=$KN_APT/etc/none/preferences" \
+		"Dir::Etc::PreferencesParts=$KN_APT/etc/none" \
+		Dir::State::status=/dev/null APT::Architecture=amd64 \
+		APT::Architectures=amd64 Acquire::Languages=none \
+		APT::Sandbox::User=root; do
+		printf -- '-o %s\n' "$ko_o"
+	done
+}
+
+# Every suite a series declares, once, in version order of the series.
+kn_apt_suites()
+{
+	for ks_s in $(series_list); do
+		series_conf "$ks_s" SUITES | tr ' ' '\n'
+	done | awk 'NF && !seen[$0]++'
+}
+
+# The private sources.list: one line per suite.
+kn_apt_sources()
+{
+	for ks_suite in $(kn_apt_suites); do
+		case $ks_suite in
+		*-security) ks_m=${KVM_NESTED_SECURITY_MIRROR:-http://deb.debian.org/debian-security} ;;
+		*) ks_m=${KVM_NESTED_MIRROR:-http://deb.debian.org/debian} ;;
+		esac
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $ks_m $ks_suite main"
+	done
+}
+
+# True when the private lists are of the current suites and young enough.
+kn_apt_fresh()
+{
+	kf_age=$(($(date +%s) - $(stat -c %Y "$KN_APT/lists/.kvm-nested-updated" \
+		2>/dev/null || echo 0)))
+	cmp -s "$KN_APT/etc/sources.list.new" "$KN_APT/etc/sources.list" &&
+		[ "$kf_age" -lt "${KVM_NESTED_APT_MAXAGE:-86400}" ]
+}
+
+# Make the private lists current (see kn_apt), one process at a time; a
+# failed refresh of lists that exist is a warning.
+kn_apt_ready()
+{
+	mkdir -p "$KN_APT/etc/none" "$KN_APT/lists/partial" "$KN_APT/archives/partial"
+	kn_apt_sources >"$KN_APT/etc/sources.list.new"
+	[ -s "$KN_APT/etc/sources.list.new" ] ||
+		die "no series under $TOP/patches declares SUITES: no apt sources"
+	kn_apt_fresh && return 0
+	(
+		flock 8
+		kn_apt_fresh || kn_apt_update
+	) 8>>"$KN_APT/.lock"
+}
+
+kn_apt_update()
+{
+	ku_stamp=$KN_APT/lists/.kvm-nested-updated
+	cp "$KN_APT/etc/sources.list.new" "$KN_APT/etc/sources.list"
+	say "apt-get update of kvm-nested's apt in $KN_APT ($(kn_apt_suites | paste -s -d' ' -))"
+	# shellcheck disable=SC2046 # one word per option
+	if apt-get $(kn_apt_opts) -q update >"$KN_APT/update.log" 2>&1; then
+		: >"$ku_stamp"
+	elif [ -e "$ku_stamp" ]; then
+		say "warning: apt-get update failed (see $KN_APT/update.log); using the lists of $(date -r "$ku_stamp")"
+	else
+		cat "$KN_APT/update.log" >&2
+		die "apt-get update of $KN_APT failed; KVM_NESTED_APT=host uses the host's apt"
+	fi
+}
+
 # Fetch a Debian package into the cache: fetch_deb NAME [VERSION]
 # Prints the path of the .deb.
 fetch_deb()
@@ -136,7 +241,7 @@ fetch_deb()
 	fd_ver=${2:-}
 	mkdir -p "$CACHE"
 	if [ -z "$fd_ver" ]; then
-		fd_ver=$(apt-cache policy "$fd_name" 2>/dev/null |
+		fd_ver=$(kn_apt apt-cache policy "$fd_name" 2>/dev/null |
 			awk '/Candidate:/ { print $2 }')
 		case $fd_ver in
 		"" | "(none)")
@@ -146,7 +251,7 @@ fetch_deb()
 	fi
 	fd_file=$(deb_file "$fd_name" "$fd_ver")
 	if [ ! -s "$fd_file" ]; then
-		(cd "$CACHE" && apt-get download -q "$fd_name=$fd_ver") >&2 ||
+		(cd "$CACHE" && kn_apt apt-get download -q "$fd_name=$fd_ver") >&2 ||
 			return 1
 		# Only now does the name (its architecture part) exist.
 		fd_file=$(deb_file "$fd_name" "$fd_ver")
@@ -194,23 +299,60 @@ fetch_headers()
 				die "cannot download $fh_dep for linux-headers-$1"
 			extract_deb "$fh_d" "$fh_root"
 		done
-		# The flavour Makefile includes the common one by absolute path.
-		sed -i "s|^include /usr/src/|include $fh_root/usr/src/|" \
-			"$fh_dir/Makefile"
 		echo "$fh_ver" >"$fh_root/.debian-version"
 		: >"$fh_root/.complete"
 	fi
+	relocate_headers "$fh_root" "$fh_dir/Makefile"
 	echo "$fh_dir"
 }
 
-# Extracted linux-image-KVER-unsigned (the stock module tree); prints its root.
+# The flavour Makefile of headers extracted under ROOT names the common one
+# (include) and, from 7.x on, itself (KBUILD_OUTPUT=) by their installed
+# paths under /usr/src: point them at ROOT.  relocate_headers ROOT MAKEFILE
+relocate_headers()
+{
+	grep -q -E '^(include |KBUILD_OUTPUT=)/usr/src/' "$2" || return 0
+	rh_root=$(cd "$1" && pwd -P)
+	sed -i -e "s|^include /usr/src/|include $rh_root/usr/src/|" \
+		-e "s|^KBUILD_OUTPUT=/usr/src/|KBUILD_OUTPUT=$rh_root/usr/src/|" "$2"
+}
+
+# The .deb of the image of KVER, downloaded to the cache if needed: the
+# unsigned one where Debian has one, else (7.x in trixie-backports) the
+# signed one, whose modules are the same plus signatures.
+fetch_image_deb()
+{
+	# fetch_deb may fail on the very download of an arch-specific package
+	# (it guesses the _all.deb name before the file exists); ask twice.
+	for fid_p in "linux-image-$1-unsigned" "linux-image-$1"; do
+		fetch_deb "$fid_p" 2>/dev/null || fetch_deb "$fid_p" 2>/dev/null ||
+			continue
+		return 0
+	done
+	die "no package linux-image-$1-unsigned or linux-image-$1 in apt's lists"
+}
+
+# Extracted image of KVER (the stock module tree); prints its root.  From
+# 7.x on, linux-image-KVER is split: its linux-binary-, linux-modules- and
+# linux-base-KVER dependencies of the same version are extracted with it.
 fetch_image()
 {
 	fi_root=$BUILD/kernels/$1/image
 	if [ ! -e "$fi_root/.complete" ]; then
-		fi_deb=$(fetch_deb "linux-image-$1-unsigned") ||
-			die "no package linux-image-$1-unsigned in apt's lists"
+		fi_deb=$(fetch_image_deb "$1")
 		extract_deb "$fi_deb" "$fi_root"
+		fi_ver=$(dpkg-deb -f "$fi_deb" Version)
+		for fi_dep in $(dpkg-deb -f "$fi_deb" Depends | sed 's/[,|]/\n/g' |
+			sed -n "s/^ *\(linux-\(binary\|modules\|base\)-$1\) .*/\1/p"); do
+			fi_d=$(fetch_deb "$fi_dep" "$fi_ver" ||
+				fetch_deb "$fi_dep" "$fi_ver") ||
+				die "cannot download $fi_dep=$fi_ver for linux-image-$1"
+			extract_deb "$fi_d" "$fi_root"
+		done
+		# Packages with merged-/usr paths: the rig and abi-check look
+		# in lib/modules/ and boot/.
+		[ -e "$fi_root/lib" ] || [ ! -d "$fi_root/usr/lib" ] ||
+			ln -s usr/lib "$fi_root/lib"
 		: >"$fi_root/.complete"
 	fi
 	echo "$fi_root"
@@ -265,9 +407,41 @@ newest_kver()
 	[ -e "$TOP/patches/$1/series.conf" ] || return 1
 	nk_re="^($(series_conf "$1" RELEASES))-amd64\$"
 	{
-		apt-cache pkgnames linux-headers- 2>/dev/null |
-			sed 's/^linux-headers-//'
+		apt_kernels
 		find "$BUILD/kernels" -mindepth 1 -maxdepth 1 2>/dev/null |
 			sed 's|.*/||'
 	} | grep -E "$nk_re" | sort -uV | tail -n 1 | grep .
+}
+
+# The compiler command the kernel of the headers in DIR was built with
+# (gcc-12, x86_64-linux-gnu-gcc-14), from its config.
+kernel_cc()
+{
+	sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$1/.config"
+}
+
+# How to run the build steps for the kernel whose headers are in DIR:
+# nothing when the host has its compiler, else scripts/toolchain (a chroot
+# with it; in a developer's tree only).  Prints the command prefix.
+kernel_toolchain()
+{
+	kt_cc=$(kernel_cc "$1")
+	if [ -z "$kt_cc" ] || command -v "$kt_cc" >/dev/null; then
+		return 0
+	fi
+	[ -x "$TOP/scripts/toolchain" ] ||
+		die "the kernel in $1 was built with $kt_cc, which is not installed: apt-get install ${kt_cc#x86_64-linux-gnu-}"
+	echo "$TOP/scripts/toolchain $kt_cc"
+}
+
+# Copy a kernel module to DEST as a plain .ko, decompressing it if needed
+# (.ko.xz, .ko.zst, .ko.gz): copy_ko MODULE DEST
+copy_ko()
+{
+	case $1 in
+	*.ko.xz) xz -dc "$1" >"$2" ;;
+	*.ko.zst) zstd -qdc "$1" >"$2" ;;
+	*.ko.gz) gzip -dc "$1" >"$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
 }

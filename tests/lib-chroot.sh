@@ -2,18 +2,21 @@
 #
 # tests/lib-chroot.sh: what tests/pkgtest and tests/fleettest share, sourced
 # by both after scripts/lib.sh, with PROG (the name in messages) and LOGS
-# set: the Debian 12 base chroot (debootstrapped once, cached in
-# build/pkgtest/base), apt's archive cache (build/pkgtest/debs), mounts,
+# set: the base chroot of SUITE (PKGTEST_SUITE: bookworm, the default, or
+# trixie; debootstrapped once, cached in build/pkgtest/base or
+# build/pkgtest-SUITE/base), apt's archive cache (.../debs), mounts,
 # running commands in a chroot and the PASS/FAIL checks.
 # shellcheck shell=sh disable=SC2034,SC2154 # variables shared with the callers
 
+SUITE=${PKGTEST_SUITE:-bookworm}
 PKGTEST_W=$BUILD/pkgtest
+[ "$SUITE" = bookworm ] || PKGTEST_W=$BUILD/pkgtest-$SUITE
 BASE=$PKGTEST_W/base
 DEBS=$PKGTEST_W/debs
 MIRROR=${PKGTEST_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${PKGTEST_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 BASE_PKGS="dkms openssl make xz-utils patch dpkg-dev kmod"
-RECIPE="bookworm minbase $MIRROR $SECURITY; $BASE_PKGS; initramfs-dummy 1"
+RECIPE="$SUITE minbase $MIRROR $SECURITY; $BASE_PKGS; initramfs-dummy 1"
 
 passed=0
 failed=0
@@ -143,10 +146,10 @@ make_base()
 		say "base chroot: $BASE (cached)"
 		return
 	fi
-	say "base chroot: debootstrap bookworm into $BASE (once)"
+	say "base chroot: debootstrap $SUITE into $BASE (once)"
 	remove_tree "$BASE.tmp"
 	remove_tree "$BASE"
-	debootstrap --variant=minbase bookworm "$BASE.tmp" "$MIRROR" \
+	debootstrap --variant=minbase "$SUITE" "$BASE.tmp" "$MIRROR" \
 		>"$LOGS/debootstrap.log" 2>&1 ||
 		die "debootstrap failed; log: $LOGS/debootstrap.log"
 	sources_list >"$BASE.tmp/etc/apt/sources.list"
@@ -163,13 +166,14 @@ make_base()
 	mv "$BASE.tmp" "$BASE"
 }
 
-# The suites of every series (patches/*/series.conf), security ones from
-# the security mirror.
+# The suites of every series (patches/*/series.conf) of the chroot's
+# release, security ones from the security mirror.
 sources_list()
 {
 	for sl_s in $(series_list); do
 		series_conf "$sl_s" SUITES | tr ' ' '\n'
-	done | awk '!seen[$0]++' | while read -r sl_suite; do
+	done | awk -v r="$SUITE" '($0 == r || index($0, r "-") == 1) && !seen[$0]++' |
+		while read -r sl_suite; do
 		case $sl_suite in
 		*-security) echo "deb $SECURITY $sl_suite main" ;;
 		*) echo "deb $MIRROR $sl_suite main" ;;
