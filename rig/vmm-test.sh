@@ -37,7 +37,7 @@
 # shellcheck shell=sh
 
 VMMD=/tmp/vmm
-PAYLOAD=/lib/rig/vmm/l1-svm.elf
+PAYLOAD=/lib/rig/vmm/l1.elf
 # Payload arguments: iters=0 runs until "sendkey"; spin keeps L2 busy
 # between exits so that stops land in L2.  Each progress line is ~140 port
 # I/O exits to QEMU (COM1 and its line status) in L1: under TCG an
