@@ -187,6 +187,7 @@ vmm_rip_in_l2()
 	vr_rip=$(sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' "$VMMD/$1/out" | head -n 1)
 	vr_range=$(sed -n 's/.*l2_rip=\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\).*/\1 \2/p' \
 		"$VMMD/$1/serial.log" | head -n 1)
+	echo "VMM-STOP vm=$1 rip=${vr_rip:-?} l2=${vr_range:-?}"
 	[ -n "$vr_rip" ] && [ -n "$vr_range" ] || return 1
 	# shellcheck disable=SC2086 # two numbers
 	set -- $vr_range

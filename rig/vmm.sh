@@ -56,8 +56,10 @@ if [ "$VMX" = 1 ]; then
 	# precopy and postcopy take too long there (docs/rig.md).
 	: "${SCENARIOS:=file mixed}"
 	# An iteration of L2 takes ~10x longer: fewer spins, progress
-	# lines more often.
-	: "${APPEND:=iters=0 every=10 spin=1000000}"
+	# lines more often.  tick: L2 exits to L0 now and then, else no
+	# stop lands in L2 (the rig kernel's interrupts wait while L2
+	# runs: selftests/l1/l1.c).
+	: "${APPEND:=iters=0 every=10 spin=1000000 tick=50000}"
 else
 	VENDOR=amd
 	NAME=$KVER-vmm

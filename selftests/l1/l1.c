@@ -19,6 +19,10 @@
  * (SeaBIOS) RSMs, and the vCPU goes back into L2.  L2 reads MSR_SMI_COUNT
  * before and after and reports the difference, which L1 checks is one: a
  * round trip.
+ * tick=N: every N spins L2 reads MSR_SMI_COUNT, which L1 does not
+ * intercept: an exit that L0 handles and that leaves the vCPU in L2.  Under
+ * Bochs the rig kernel's interrupts wait while L2 runs, until L2 exits; with
+ * only L1's exits, every stop would land in L1 just after a VM exit.
  * nomsrpm=1 leaves the MSRPM / MSR bitmap empty: the payload must then
  * fail with check=rdmsr-without-exit (its own mutant).
  * A key on the i8042 (HMP "sendkey q") also stops it; it is polled with
@@ -70,6 +74,7 @@ static const struct arch *arch;
 /* Read by L2 (same physical memory: no NPT / EPT). */
 static volatile u64 l2_spin = 200000;
 static volatile u64 l2_smi_every;
+static volatile u64 l2_tick;
 static volatile int l2_vmx;
 
 /* 8N1 at 115200 (Bochs honours the word length; QEMU does not care). */
@@ -195,8 +200,11 @@ void __attribute__((section(".l2text"), noreturn)) l2_main(void)
 	u64 i, j, v;
 
 	for (i = 1;; i++) {
-		for (j = 0; j < l2_spin; j++)
+		for (j = 0; j < l2_spin; j++) {
+			if (l2_tick && !(j % l2_tick))
+				l2_rdmsr(MSR_SMI_COUNT);
 			asm volatile("" : : : "memory");
+		}
 		if (l2_smi_every && !(i % l2_smi_every))
 			l2_smi(i);
 		if (l2_apic)
@@ -391,6 +399,7 @@ void l1_main(u32 mb_info)
 	every = parse_arg(cmdline, "every", 50);
 	l2_spin = parse_arg(cmdline, "spin", l2_spin);
 	l2_smi_every = parse_arg(cmdline, "smi", 0);
+	l2_tick = parse_arg(cmdline, "tick", 0);
 	if (!every)
 		every = 1;
 	arch = pick_arch();
@@ -404,6 +413,8 @@ void l1_main(u32 mb_info)
 	putu(l2_spin);
 	puts(" smi=");
 	putu(l2_smi_every);
+	puts(" tick=");
+	putu(l2_tick);
 	puts(" l2_rip=");
 	putx((u64)__l2_start);
 	puts("-");
