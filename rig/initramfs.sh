@@ -169,7 +169,7 @@ vmm_files()
 	cp -L /usr/share/seabios/bios-256k.bin "$ROOT/usr/share/seabios/"
 	cp -L /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so \
 		"$ROOT/usr/lib/x86_64-linux-gnu/qemu/" 2>/dev/null || true
-	cp "$RIG_VMM_PAYLOAD" "$ROOT/lib/rig/vmm/l1-svm.elf"
+	cp "$RIG_VMM_PAYLOAD" "$ROOT/lib/rig/vmm/l1.elf"
 	cp "$RIG/vmm-test.sh" "$ROOT/lib/rig/vmm/vmm-test.sh"
 	cp "$RIG/vmm-uffd.awk" "$ROOT/lib/rig/vmm/uffd.awk"
 	{

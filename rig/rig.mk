@@ -7,12 +7,13 @@
 #   make vmtest-full KVER=...     every x86_64 selftest that builds (not in CI)
 #   make vmtest-baseline KVER=... stock modules only (= OURS=0)
 #   make rig-selfcheck KVER=... [MUTANTS="0003 0004"]  the rig self-check (rig/mutants)
-#   make rig-selfcheck-vmm KVER=... [SCENARIOS=...]  the same for vmtest-vmm
+#   make rig-selfcheck-vmm KVER=... [SCENARIOS=...] [VMX=1]  the same for vmtest-vmm
 #   make rig-deps                 apt-get install what the rig needs (root)
 #   make fuzz KVER=... [ITERS= SEED= RSM_ITERS= VMX=1]  nested state fuzzers
 #   make vmtest-vmm KVER=... [SCENARIOS="file precopy postcopy mixed"]
-#                  [REPEAT=n]     QEMU/KVM inside the rig migrates an L1
-#                                 payload (selftests/l1) while L2 runs (SVM);
+#                  [REPEAT=n] [VMX=1]  QEMU/KVM inside the rig migrates an L1
+#                                 payload (selftests/l1) while L2 runs (SVM
+#                                 under QEMU TCG; VMX=1: VMX under Bochs);
 #                                 REPEAT boots n times and adds statistics
 #
 # Variables: KVER (required), OURS=0 (skip our modules, and `module`),
@@ -59,7 +60,8 @@ rig-selfcheck-vmx:
 
 rig-selfcheck-vmm:
 	$(rig_need_kver)
-	$(RIG_SH)/selfcheck.sh --vmm $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(KVER) $(MUTANTS)
+	$(RIG_SH)/selfcheck.sh --vmm $(if $(filter 1,$(VMX)),--vmx) \
+		$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") $(KVER) $(MUTANTS)
 
 rig-deps:
 	sh $(TOP)/scripts/deps.sh rig
@@ -71,10 +73,11 @@ fuzz: $(rig_module)
 		$(if $(ITERS),--iters $(ITERS)) $(if $(SEED),--seed $(SEED)) \
 		$(if $(RSM_ITERS),--rsm-iters $(RSM_ITERS)) $(KVER)
 
-# make vmtest-vmm KVER=... [SCENARIOS="..."] [REPEAT=n]: docs/rig.md
+# make vmtest-vmm KVER=... [SCENARIOS="..."] [REPEAT=n] [VMX=1]: docs/rig.md
 vmtest-vmm: module
 	$(rig_need_kver)
-	$(RIG_SH)/vmm.sh $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
+	$(RIG_SH)/vmm.sh $(if $(filter 1,$(VMX)),--vmx) \
+		$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
 		$(if $(REPEAT),--repeat $(REPEAT)) $(KVER)
 
 .PHONY: vmtest-vmm vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \

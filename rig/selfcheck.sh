@@ -1,13 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# rig/selfcheck.sh [--vmx | --vmm] KVER [NNNN...]: the rig self-check.  For each
-# mutant in rig/mutants/<series>/ whose line in rig/mutants/expectations
+# rig/selfcheck.sh [--vmx] [--vmm] KVER [NNNN...]: the rig self-check.  For
+# each mutant in rig/mutants/<series>/ whose line in rig/mutants/expectations
 # names the harness asked for (vmtest: make vmtest, or make vmtest-vmx with
-# --vmx; vmm: make vmtest-vmm with --vmm), build our modules with that
-# mutant on top of patches/<series>/ (in a separate build tree,
-# build/rig/selfcheck/, so build/kvm/ is left alone), run the harness with
-# them, and check that the run fails the way the expectation says.
+# --vmx; vmm: make vmtest-vmm with --vmm, VMX=1 with --vmm --vmx), build
+# our modules with that mutant on top of patches/<series>/ (in a separate
+# build tree, build/rig/selfcheck/, so build/kvm/ is left alone), run the
+# harness with them, and check that the run fails the way the expectation
+# says.
 # After the harness, an expectation may carry rig=svm|vmx (the other rig
 # skips the mutant) and tests=a,b (vmtest runs only those tests).
 # NNNN... limits the run to those mutants.
@@ -38,7 +39,6 @@ shift
 ONLY=$*
 PDIR=$RIG/mutants/$SERIES
 [ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
-[ -z "$VMX" ] || [ "$HARNESS" = vmtest ] || die "--vmx and --vmm exclude each other"
 
 # A build tree sharing the caches of $BUILD but with its own kvm/.
 build_tree()
@@ -72,7 +72,8 @@ expectation()
 harness()
 {
 	if [ "$HARNESS" = vmm ]; then
-		"$RIG/vmm.sh" ${SCENARIOS:+--scenarios "$SCENARIOS"} \
+		# shellcheck disable=SC2086 # VMX is empty or one word
+		"$RIG/vmm.sh" $VMX ${SCENARIOS:+--scenarios "$SCENARIOS"} \
 			--ours-dir "$1" "$KVER" >"$2" 2>&1
 	else
 		# shellcheck disable=SC2086 # VMX is empty or one word

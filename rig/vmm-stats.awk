@@ -4,7 +4,8 @@
 #
 # Statistics of repeated real-VMM runs (rig/vmm.sh --repeat): one row per
 # cell (scenario/destination mode) over the serial logs given, each log one
-# boot: passes, stops in L2, QEMU's downtime (median, min-max) and its
+# boot: passes, stops in L2 (of them in SMM entered from L2), the tries
+# it took to get them, QEMU's downtime (median, min-max) and its
 # ratio to the stock cell of the same scenario in the same boot (median,
 # min-max), and where the postcopy userfaults of the nested state pages
 # were taken.  Information only: the verdicts are the per-run reports'.
@@ -59,6 +60,14 @@ FNR == 1 {
 	pass[c] += kv($0, "result") == "PASS"
 	l2[c] += kv($0, "inl2") == 1
 	smm[c] += kv($0, "insmm") == 1
+	tries[c] += kv($0, "tries")
+	sn[s] += 1
+	sl2[s] += kv($0, "inl2") == 1
+	ssmm[s] += kv($0, "insmm") == 1
+	if (!(s in sseen)) {
+		sseen[s] = 1
+		scen[++nscen] = s
+	}
 	d = kv($0, "downtime")
 	if (d ~ /^[0-9]+$/) {
 		add(dt, c, d)
@@ -77,8 +86,9 @@ END {
 	endfile()
 	if (title != "")
 		print title
-	printf "%-26s %-5s %-5s %-22s %-22s %s\n", "cell (scenario/mode)", "pass",
-		"L2", "downtime ms", "ratio to stock", "userfaults: setns/request/run/qemu (runs)"
+	printf "%-26s %-5s %-5s %-4s %-5s %-20s %-20s %s\n", "cell (scenario/mode)", "pass",
+		"L2", "SMM", "tries", "downtime ms", "ratio to stock",
+		"userfaults: setns/request/run/qemu (runs)"
 	for (i = 1; i <= ncells; i++) {
 		c = cells[i]
 		split(c, sm, SUBSEP)
@@ -86,13 +96,16 @@ END {
 		if (nuf[c])
 			u = sprintf("%d/%d/%d/%d (%d)", uf[c, "setns"], uf[c, "request"],
 				    uf[c, "run"], uf[c, "other"], nuf[c])
-		printf "%-26s %-5s %-5s %-22s %-22s %s\n", sm[1] "/" sm[2],
-			pass[c] "/" n[c], l2[c] "/" n[c], spread(dt, c, "%d"),
-			spread(ratio, c, "%.2f"), u
+		printf "%-26s %-5s %-5s %-4s %-5s %-20s %-20s %s\n", sm[1] "/" sm[2],
+			pass[c] "/" n[c], l2[c] "/" n[c], smm[c], tries[c],
+			spread(dt, c, "%d"), spread(ratio, c, "%.2f"), u
 		tl2 += l2[c]
 		tsmm += smm[c]
 		tn += n[c]
 	}
+	for (i = 1; i <= nscen; i++)
+		printf "  %-18s stops in L2: %d of %d (in SMM entered from L2: %d)\n",
+			scen[i], sl2[scen[i]], sn[scen[i]], ssmm[scen[i]]
 	printf "%d runs; stops in L2: %d of %d (in SMM entered from L2: %d)\n",
 		runs, tl2, tn, tsmm
 }

@@ -37,15 +37,19 @@
 # shellcheck shell=sh
 
 VMMD=/tmp/vmm
-PAYLOAD=/lib/rig/vmm/l1-svm.elf
+PAYLOAD=/lib/rig/vmm/l1.elf
 # Payload arguments: iters=0 runs until "sendkey"; spin keeps L2 busy
-# between exits so that stops land in L2.
-: "${VMM_APPEND:=iters=0 every=10 spin=2000000}"
+# between exits so that stops land in L2.  Each progress line is ~140 port
+# I/O exits to QEMU (COM1 and its line status) in L1: under TCG an
+# iteration takes ~5 ms, and with every=10 about half the live stops
+# landed in L1; every=100 keeps L1's share of the time small.
+: "${VMM_APPEND:=iters=0 every=100 spin=2000000}"
 # A restored payload must show this many progress lines before it is
 # stopped.
 VMM_AFTER=2
-# Retries of a cell whose stop did not land in L2.
-VMM_L2_TRIES=3
+# Tries of a live cell until its stop lands in L2 (the saved nested state
+# has guest mode set).
+VMM_L2_TRIES=6
 PORT=4440
 
 # vmm_qemu NAME EXTRA...: start an inner QEMU in $VMMD/NAME with its
@@ -183,6 +187,7 @@ vmm_rip_in_l2()
 	vr_rip=$(sed -n 's/^RIP=\([0-9a-f]*\) .*/\1/p' "$VMMD/$1/out" | head -n 1)
 	vr_range=$(sed -n 's/.*l2_rip=\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\).*/\1 \2/p' \
 		"$VMMD/$1/serial.log" | head -n 1)
+	echo "VMM-STOP vm=$1 rip=${vr_rip:-?} l2=${vr_range:-?}"
 	[ -n "$vr_rip" ] && [ -n "$vr_range" ] || return 1
 	# shellcheck disable=SC2086 # two numbers
 	set -- $vr_range

@@ -2,7 +2,8 @@
 /*
  * Multiboot entry of the L1 payload: 32-bit protected mode, paging off.
  * Identity-maps the first 1 GiB with 2 MiB pages, enters long mode and
- * calls l1_main(multiboot info).  Also: the exception stubs and svm_run().
+ * calls l1_main(multiboot info).  Also: the exception stubs, svm_run() and
+ * vmx_run().
  */
 
 #define MB_MAGIC	0x1badb002
@@ -173,6 +174,86 @@ svm_run:
 	pop %r12
 	pop %rbp
 	pop %rbx
+	ret
+
+/*
+ * int vmx_run(struct gprs *g, int launched): VMLAUNCH (VMRESUME if
+ * launched) with L2's general purpose registers but rsp loaded from g, and
+ * stored back into g after the VM exit, which comes back to vmx_exit on
+ * this stack (HOST_RSP, HOST_RIP).  Returns 0 after a VM exit, 1 if the
+ * instruction failed (VM_INSTRUCTION_ERROR says why).
+ */
+	.globl vmx_run
+vmx_run:
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	push %rdi
+	mov $0x6c14, %eax		/* HOST_RSP */
+	vmwrite %rsp, %rax
+	lea vmx_exit(%rip), %rdx
+	mov $0x6c16, %eax		/* HOST_RIP */
+	vmwrite %rdx, %rax
+	test %esi, %esi
+	mov 0x00(%rdi), %rax
+	mov 0x08(%rdi), %rbx
+	mov 0x10(%rdi), %rcx
+	mov 0x18(%rdi), %rdx
+	mov 0x20(%rdi), %rsi
+	mov 0x30(%rdi), %rbp
+	mov 0x38(%rdi), %r8
+	mov 0x40(%rdi), %r9
+	mov 0x48(%rdi), %r10
+	mov 0x50(%rdi), %r11
+	mov 0x58(%rdi), %r12
+	mov 0x60(%rdi), %r13
+	mov 0x68(%rdi), %r14
+	mov 0x70(%rdi), %r15
+	mov 0x28(%rdi), %rdi
+	jnz 4f
+	vmlaunch
+	jmp 5f
+4:	vmresume
+5:	pop %rdi
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	mov $1, %eax
+	ret
+
+vmx_exit:
+	push %rdi
+	mov 8(%rsp), %rdi
+	mov %rax, 0x00(%rdi)
+	mov %rbx, 0x08(%rdi)
+	mov %rcx, 0x10(%rdi)
+	mov %rdx, 0x18(%rdi)
+	mov %rsi, 0x20(%rdi)
+	mov %rbp, 0x30(%rdi)
+	mov %r8, 0x38(%rdi)
+	mov %r9, 0x40(%rdi)
+	mov %r10, 0x48(%rdi)
+	mov %r11, 0x50(%rdi)
+	mov %r12, 0x58(%rdi)
+	mov %r13, 0x60(%rdi)
+	mov %r14, 0x68(%rdi)
+	mov %r15, 0x70(%rdi)
+	pop %rax
+	mov %rax, 0x28(%rdi)
+	pop %rdi
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
+	xor %eax, %eax
 	ret
 
 	.section .rodata
