@@ -8,6 +8,7 @@
 #   build   make, make module/matrix/bisect-check/abi-check (the default)
 #   rig     make vmtest, vmtest-vmx, bench, fuzz: QEMU, Bochs, initramfs
 #   pkg     make deb, rpm, pkgtest, status-test, lint
+#   debug   make debug-kernel: what a full kernel build needs beyond build
 #   all     all of them: what make check needs
 set -eu
 
@@ -18,6 +19,8 @@ BUILD="make gcc-12 libelf1 bc kmod xz-utils patch dpkg-dev dwarves perl ccache"
 # an isolinux ISO.
 RIG="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc libc6-dev
 binutils file rsync bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
+# A whole kernel (rig/debug-kernel.sh): kconfig's parsers, objtool.
+DEBUG="flex bison libelf-dev"
 PKG="debhelper dh-dkms lintian rpm rpmlint debootstrap shellcheck python3"
 
 pkgs=
@@ -26,9 +29,10 @@ for role in "${@:-build}"; do
 	build) pkgs="$pkgs $BUILD" ;;
 	rig) pkgs="$pkgs $RIG" ;;
 	pkg) pkgs="$pkgs $PKG" ;;
+	debug) pkgs="$pkgs $BUILD $RIG $DEBUG" ;;
 	all) pkgs="$pkgs $BUILD $RIG $PKG" ;;
 	*)
-		echo "usage: sh scripts/deps.sh [build|rig|pkg|all]..." >&2
+		echo "usage: sh scripts/deps.sh [build|rig|pkg|debug|all]..." >&2
 		exit 2
 		;;
 	esac
