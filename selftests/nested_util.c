@@ -400,6 +400,8 @@ static void *fault_thread(void *arg)
 		s->faults[phase][page < UFFD_MAX_PAGES ? page : UFFD_MAX_PAGES - 1]++;
 		if (s->first_phase < 0)
 			s->first_phase = phase;
+		if (s->on_fault)
+			s->on_fault(s, phase, page);
 
 		copy.dst = (unsigned long)s->base + off;
 		copy.src = (unsigned long)s->contents + off;
@@ -415,6 +417,12 @@ static void *fault_thread(void *arg)
 
 void uffd_start(struct uffd_server *s, void *base, size_t size)
 {
+	uffd_start_hook(s, base, size, NULL, NULL);
+}
+
+void uffd_start_hook(struct uffd_server *s, void *base, size_t size,
+		     void (*on_fault)(struct uffd_server *s, int phase, int page), void *arg)
+{
 	struct uffdio_register reg = {};
 	struct uffdio_api api = {};
 
@@ -422,6 +430,8 @@ void uffd_start(struct uffd_server *s, void *base, size_t size)
 		    "uffd_start: at most %d pages, asked for 0x%zx bytes",
 		    UFFD_MAX_PAGES, size);
 	memset(s, 0, sizeof(*s));
+	s->on_fault = on_fault;
+	s->arg = arg;
 	s->base = base;
 	s->size = size;
 	s->first_phase = -1;
@@ -513,9 +523,15 @@ void svm_msr_l1_run(struct svm_test_data *svm, void *l2_code)
 
 void svm_msr_guest_finish(struct kvm_vcpu *vcpu)
 {
+	vcpu_run(vcpu);
+	svm_msr_guest_finish_ran(vcpu);
+}
+
+void svm_msr_guest_finish_ran(struct kvm_vcpu *vcpu)
+{
 	struct ucall uc;
 
-	uc = run_to_stage(vcpu, 3);
+	uc = expect_stage(vcpu, "", 3);
 	TEST_ASSERT(uc.args[2] == SVM_EXIT_MSR && uc.args[3] == 0,
 		    "L2's RDMSR(FS_BASE): expected an MSR read exit to L1 (exit code 0x%x, info1 0), got exit code 0x%lx info1 0x%lx: the MSRPM KVM merged is not L1's",
 		    SVM_EXIT_MSR, (unsigned long)uc.args[2], (unsigned long)uc.args[3]);

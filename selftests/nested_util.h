@@ -151,6 +151,12 @@ struct uffd_server {
 	size_t size;
 	char *contents;		/* what the pages held before they were dropped */
 	pthread_t thread;
+	/*
+	 * Called by the fault thread before it serves each fault (@phase: the
+	 * main thread's step, @page: the page in the range); NULL: none.
+	 */
+	void (*on_fault)(struct uffd_server *s, int phase, int page);
+	void *arg;
 	/* Results, written by the fault thread only. */
 	int faults[NR_PHASES][UFFD_MAX_PAGES];
 	int first_phase;	/* -1: none yet */
@@ -158,6 +164,9 @@ struct uffd_server {
 };
 
 void uffd_start(struct uffd_server *s, void *base, size_t size);
+/* uffd_start() with an on_fault hook and its @arg. */
+void uffd_start_hook(struct uffd_server *s, void *base, size_t size,
+		     void (*on_fault)(struct uffd_server *s, int phase, int page), void *arg);
 void uffd_stop(struct uffd_server *s);
 /* Faults taken in @phase, on any page. */
 int uffd_faults_in(const struct uffd_server *s, int phase);
@@ -201,6 +210,8 @@ void vmx_msr_l1_prepare(struct vmx_pages *vmx, uint64_t pages, uint64_t apic_acc
 void vmx_msr_l1_launch(void);
 /* Runs stages 3 to the end, asserting each exit. */
 void svm_msr_guest_finish(struct kvm_vcpu *vcpu);
+/* The same when the KVM_RUN that reaches stage 3 has already returned. */
+void svm_msr_guest_finish_ran(struct kvm_vcpu *vcpu);
 void vmx_msr_guest_finish(struct kvm_vcpu *vcpu);
 
 /*
