@@ -74,16 +74,30 @@ extract()
 }
 
 # configure TREE: allnoconfig with the fragment, olddefconfig; every value
-# the fragment sets must be in the result.
+# the fragment sets must be in the result, unless the tree's Kconfig does
+# not know the symbol at all (KVM_SMM and KVM_HYPERV are newer than 6.1).
 configure()
 {
-	make -s -C "$1" KCONFIG_ALLCONFIG="$FRAG" allnoconfig >"$1/../config.log" 2>&1 ||
-		die "allnoconfig failed, see $1/../config.log"
-	make -s -C "$1" olddefconfig >>"$1/../config.log" 2>&1 ||
-		die "olddefconfig failed, see $1/../config.log"
-	cf_lost=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAG" | grep -v -x -F -f "$1/.config" || true)
+	cf_log=$1/../../../config.log
+	make -s -C "$1" KCONFIG_ALLCONFIG="$FRAG" allnoconfig >"$cf_log" 2>&1 ||
+		die "allnoconfig failed, see $cf_log"
+	make -s -C "$1" olddefconfig >>"$cf_log" 2>&1 ||
+		die "olddefconfig failed, see $cf_log"
+	cf_lost=
+	grep -E '^CONFIG_[A-Z0-9_]+=' "$FRAG" | grep -v -x -F -f "$1/.config" \
+		>"$cf_log.lost" || true
+	while read -r cf_l; do
+		cf_sym=${cf_l%%=*}
+		if grep -r -q -x -E "(menu)?config ${cf_sym#CONFIG_}" --include='Kconfig*' "$1"; then
+			cf_lost="$cf_lost $cf_l"
+		else
+			echo "not in this source: $cf_l" >>"$cf_log"
+			say "$cf_sym is not in this source version; left out"
+		fi
+	done <"$cf_log.lost"
+	rm -f "$cf_log.lost"
 	[ -z "$cf_lost" ] ||
-		die "olddefconfig dropped (a missing dependency?): $(echo "$cf_lost" | tr '\n' ' ')"
+		die "olddefconfig dropped (a missing dependency?):$cf_lost"
 }
 
 # compile TREE ROOT: the kernel and its modules, installed under ROOT.
