@@ -100,6 +100,18 @@ configure()
 		die "olddefconfig dropped (a missing dependency?):$cf_lost"
 }
 
+# headers_like TREE ROOT: move the tree's own KVM sources to ROOT/stock-kvm,
+# so that, as in Debian's headers, the series' copies are the only ones our
+# modules can include: define_trace.h includes trace.h by a path relative
+# to itself, include/trace/../../arch/x86/kvm/trace.h, which in a full tree
+# is the unpatched one.
+headers_like()
+{
+	mkdir -p "$2/stock-kvm/arch/x86" "$2/stock-kvm/virt"
+	mv "$1/arch/x86/kvm" "$2/stock-kvm/arch/x86/kvm"
+	mv "$1/virt/kvm" "$2/stock-kvm/virt/kvm"
+}
+
 # compile TREE ROOT: the kernel and its modules, installed under ROOT.
 compile()
 {
@@ -113,6 +125,7 @@ compile()
 		die "modules_install failed, see $2/build.log"
 	mkdir -p "$2/boot"
 	cp "$1/arch/x86/boot/bzImage" "$2/boot/vmlinuz-$cp_rel"
+	headers_like "$1" "$2"
 	echo "$(($(now) - cp_t0)) s, -j$JOBS, $(nproc) CPUs" >"$2/build-time"
 	echo "$cp_rel" >"$2/release"
 }
