@@ -240,8 +240,13 @@ int main(int argc, char *argv[])
 		join_race(&race, mode);
 	restore_rest(vcpu, state);
 
+	/*
+	 * A bare KVM_RUN: vcpu_run() would complete the I/O of the ucall with
+	 * an immediate_exit KVM_RUN of its own, racing with the vCPU thread's
+	 * over the flag in the shared kvm_run (legacy and stock modes).
+	 */
 	set_phase(PH_RUN);
-	vcpu_run(vcpu);
+	TEST_ASSERT(!ioctl(vcpu->fd, KVM_RUN, NULL), "KVM_RUN: errno %d", errno);
 	if (mode != MODE_EAGER)
 		join_race(&race, mode);
 	svm_msr_guest_finish_ran(vcpu);
