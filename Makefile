@@ -7,6 +7,8 @@
 #   make vmtest KVER=...     selftests in the emulated rig, stock vs ours
 #   make bench KVER=...      timings, stock vs ours, and the build cost
 #                            (docs/bench.md); make bench-smoke: quick check
+#   make debug-kernel KVER=... then make vmtest DEBUG=1 KVER=...: the rig on
+#                            a lockdep/KASAN/UBSAN kernel (docs/rig.md)
 
 KVER ?= $(shell scripts/default-kver)
 BUILD ?= $(CURDIR)/build
@@ -14,6 +16,15 @@ DESTDIR ?=
 DEPMOD ?= depmod
 PACKAGE := kvm-nested
 VERSION := $(shell cat VERSION)
+
+# DEBUG=1: the same targets on the rig's debug kernel of KVER (make
+# debug-kernel KVER=..., docs/rig.md): KVER becomes its release
+# (6.12.118-kvmdebug), KDIR its tree; its own modules are the stock ones.
+ifeq ($(DEBUG),1)
+override KDIR := $(shell rig/debug-kernel.sh --kdir $(KVER))
+override KVER := $(or $(shell rig/debug-kernel.sh --kver $(KVER) 2>/dev/null),\
+	$(error DEBUG=1 needs the debug kernel: make debug-kernel KVER=$(KVER)))
+endif
 
 export BUILD KDIR KSRC PATCHDIR JOBS
 

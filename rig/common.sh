@@ -61,10 +61,24 @@ rig_awk()
 	awk -v ignore_file="$RIG/splat-ignore" -f "$RIG/log.awk" -f "$RIG/$ra_p" "$@"
 }
 
+# The debug kernel (rig/debug-kernel.sh) whose release is KVER, if built:
+# prints its directory, which looks like an extracted image.
+rig_debug_kernel()
+{
+	[ -e "$BUILD/debug-kernel/$1/.complete" ] || return 1
+	(cd "$BUILD/debug-kernel/$1" && pwd -P)
+}
+
+# Extracted image of KVER (not fetched); prints its root.
+rig_image_root()
+{
+	rig_debug_kernel "$1" || echo "$BUILD/kernels/$1/image"
+}
+
 # Debian version of the source of KVER (that of its image package).
 rig_srcver()
 {
-	rs_f=$BUILD/kernels/$1/image/.debian-version
+	rs_f=$(rig_image_root "$1")/.debian-version
 	if [ ! -s "$rs_f" ]; then
 		rs_deb=$(fetch_image_deb "$1")
 		mkdir -p "$(dirname "$rs_f")"
@@ -73,9 +87,11 @@ rig_srcver()
 	cat "$rs_f"
 }
 
-# Extracted image of KVER; prints its root.
+# Extracted image of KVER, fetched if needed (a debug kernel's is built by
+# make debug-kernel); prints its root.
 rig_image()
 {
+	rig_debug_kernel "$1" && return 0
 	fetch_image "$1"
 }
 
@@ -97,7 +113,7 @@ rig_vmlinuz()
 # .ko.xz/.ko.zst), empty if none: rig_stock_module KVER NAME
 rig_stock_module()
 {
-	rsm_dir=$BUILD/kernels/$1/image/lib/modules/$1
+	rsm_dir=$(rig_image_root "$1")/lib/modules/$1
 	rsm_a=$(echo "$2" | tr _ -)
 	rsm_b=$(echo "$2" | tr - _)
 	find "$rsm_dir" \( -name "$rsm_a.ko" -o -name "$rsm_a.ko.*" \

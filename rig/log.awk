@@ -25,7 +25,10 @@ function kv(line, key,    m) {
 }
 
 # A kernel message that is a splat (docs/rig.md, "Splat gate"): a warning,
-# BUG, oops, lockup, sanitizer or lockdep report, panic.  The rig's own
+# BUG, oops, lockup, sanitizer (KASAN, UBSAN, KFENCE) or lockdep report,
+# sleep in atomic context, RCU warning or stall, list corruption, hung
+# task, panic: the debug kernel's reports (rig/debug-kernel.sh) included,
+# also those that carry no "WARNING:" or "BUG:" line.  The rig's own
 # /dev/kmsg markers ("kvm-rig: ...") never are.
 function is_splat(line) {
 	return line ~ /^\[ *[0-9]+\.[0-9]+\]/ && line !~ /kvm-rig: / &&
@@ -44,7 +47,10 @@ BEGIN {
 	RIG_SPLAT_RE = "WARNING:|BUG:|kernel BUG at|Oops|general protection fault|" \
 		"soft lockup|hard LOCKUP|KASAN|UBSAN|lockdep|" \
 		"possible (recursive|circular) locking|inconsistent lock state|" \
-		"Kernel panic"
+		"sleeping function called from invalid context|" \
+		"suspicious RCU usage|detected stalls? on CPU|self-detected stall|" \
+		"trying to register non-static key|KFENCE|list_(add|del) corruption|" \
+		"INFO: task [^ ]+ blocked for more than|Kernel panic"
 	if (ignore_file != "") {
 		while ((getline rig_l < ignore_file) > 0)
 			if (rig_l !~ /^[ \t]*(#|$)/)

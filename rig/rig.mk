@@ -15,6 +15,9 @@
 #                                 payload (selftests/l1) while L2 runs (SVM
 #                                 under QEMU TCG; VMX=1: VMX under Bochs);
 #                                 REPEAT boots n times and adds statistics
+#   make debug-kernel KVER=...    build the debug kernel of KVER (lockdep,
+#                                 KASAN, UBSAN...) once; DEBUG=1 on the
+#                                 targets above then runs on it
 #
 # Variables: KVER (required), OURS=0 (skip our modules, and `module`),
 # TESTS="a b" (only these), RETRIES=n (reruns of a failure, default 1),
@@ -66,6 +69,12 @@ rig-selfcheck-vmm:
 rig-deps:
 	sh $(TOP)/scripts/deps.sh rig
 
+# Cached per source version and rig/debug-kernel.config (build/debug-kernel/).
+debug-kernel:
+	$(rig_need_kver)
+	$(if $(filter 1,$(DEBUG)),$(error make debug-kernel takes a Debian KVER, not DEBUG=1))
+	$(RIG_SH)/debug-kernel.sh $(KVER)
+
 # make fuzz KVER=... [ITERS=n] [SEED=s] [RSM_ITERS=n] [VMX=1]: docs/fuzz.md
 fuzz: $(rig_module)
 	$(rig_need_kver)
@@ -80,5 +89,5 @@ vmtest-vmm: module
 		$(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
 		$(if $(REPEAT),--repeat $(REPEAT)) $(KVER)
 
-.PHONY: vmtest-vmm vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \
+.PHONY: debug-kernel vmtest-vmm vmtest vmtest-vmx vmtest-full vmtest-full-vmx vmtest-baseline \
 	rig-selfcheck rig-selfcheck-vmx rig-selfcheck-vmm rig-deps fuzz

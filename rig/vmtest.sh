@@ -12,7 +12,8 @@
 #   --ours 0|1       run the ours phase (default 1)
 #   --stock 0|1      run the stock phase (default 1)
 #   --ours-dir DIR   our modules (default build/kvm/KVER)
-#   --timeout SECS   default per-test timeout, guest seconds (default 120)
+#   --timeout SECS   default per-test timeout, guest seconds (default 120;
+#                    times 4 on the debug kernel, RIG_DEBUG_SLOWDOWN)
 #   --retries N      rerun a failed test up to N times (default 1); a pass
 #                    on a rerun counts, and is reported as flaky
 # See docs/rig.md.
@@ -149,7 +150,7 @@ make_plan()
 	[ -s "$RUN/plan" ] || die "no tests to run"
 	# What the guest runs: everything but emulator limitations, with its
 	# timeout and retries (none for known baseline failures).
-	awk -v r="$RETRIES" '$5 == 0 { print $1, $2, ($4 ? 0 : r) }' \
+	awk -v r="$RETRIES" -v slow="$SLOW" '$5 == 0 { print $1, $2 * slow, ($4 ? 0 : r) }' \
 		"$RUN/plan" >"$RUN/tests"
 }
 
@@ -174,20 +175,27 @@ modes()
 # running into its timeout; STALL: no console output for longer than the
 # longest test timeout (only a hung guest kernel gets there).  Bochs runs a
 # guest second in 2-4 host seconds (up to 14 on a loaded host), and needs
-# ~60 s to reach /init.
+# ~60 s to reach /init.  The debug kernel boots SLOW times slower too.
 host_limits()
 {
-	awk -v n="$(echo "$MODES" | wc -w)" -v bochs="$VMX" '
+	awk -v n="$(echo "$MODES" | wc -w)" -v bochs="$VMX" -v slow="$SLOW" '
 		{ s += $2; if ($2 > m) m = $2 }
 		END {
 			if (bochs)
-				print 300 + 4 * (s + 30) * n, 300 + 4 * m
+				print 300 * slow + 4 * (s + 30) * n, 300 * slow + 4 * m
 			else
-				print 120 + (s + 30) * n, 60 + m
+				print 120 * slow + (s + 30) * n, 60 * slow + m
 		}' "$RUN/tests"
 }
 
 check_tools
+# The debug kernel (make debug-kernel) runs KVM several times slower under
+# the emulator (KASAN, lockdep): its timeouts are RIG_DEBUG_SLOWDOWN (4)
+# times longer.
+SLOW=1
+if rig_debug_kernel "$KVER" >/dev/null; then
+	SLOW=${RIG_DEBUG_SLOWDOWN:-4}
+fi
 VMLINUZ=$(rig_vmlinuz "$KVER")
 SRCVER=$(rig_srcver "$KVER")
 STDIR=$("$RIG/selftests.sh" "$SRCVER")

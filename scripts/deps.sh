@@ -12,6 +12,7 @@
 #   pkg     make deb, rpm, pkgtest, status-test, lint, repo, fleettest
 #           (ansible for community.general's chroot connection; prometheus
 #           for promtool only: its service is not started, see below)
+#   debug   make debug-kernel: what a full kernel build needs beyond build
 #   all     all of them: what make check needs
 set -eu
 
@@ -28,6 +29,8 @@ RIG="qemu-system-x86 busybox-static cpio xz-utils kmod make gcc libc6-dev
 binutils file rsync bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso"
 PKG="debhelper dh-dkms lintian rpm rpmlint debootstrap shellcheck python3
 gnupg reprepro ansible ansible-core ansible-lint prometheus"
+# A whole kernel (rig/debug-kernel.sh): kconfig's parsers, objtool.
+DEBUG="flex bison libelf-dev"
 
 pkgs=
 for role in "${@:-build}"; do
@@ -35,9 +38,10 @@ for role in "${@:-build}"; do
 	build) pkgs="$pkgs $BUILD" ;;
 	rig) pkgs="$pkgs $RIG" ;;
 	pkg) pkgs="$pkgs $PKG" ;;
+	debug) pkgs="$pkgs $BUILD $RIG $DEBUG" ;;
 	all) pkgs="$pkgs $BUILD $RIG $PKG" ;;
 	*)
-		echo "usage: sh scripts/deps.sh [build|rig|pkg|all]..." >&2
+		echo "usage: sh scripts/deps.sh [build|rig|pkg|debug|all]..." >&2
 		exit 2
 		;;
 	esac

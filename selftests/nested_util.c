@@ -424,6 +424,8 @@ static void *fault_thread(void *arg)
 		s->faults[phase][page < UFFD_MAX_PAGES ? page : UFFD_MAX_PAGES - 1]++;
 		if (s->first_phase < 0)
 			s->first_phase = phase;
+		if (s->on_fault)
+			s->on_fault(s, phase, page);
 
 		copy.dst = (unsigned long)s->base + off;
 		copy.src = (unsigned long)s->contents + off;
@@ -439,6 +441,12 @@ static void *fault_thread(void *arg)
 
 void uffd_start(struct uffd_server *s, void *base, size_t size)
 {
+	uffd_start_hook(s, base, size, NULL, NULL);
+}
+
+void uffd_start_hook(struct uffd_server *s, void *base, size_t size,
+		     void (*on_fault)(struct uffd_server *s, int phase, int page), void *arg)
+{
 	struct uffdio_register reg = {};
 	struct uffdio_api api = {};
 
@@ -446,6 +454,8 @@ void uffd_start(struct uffd_server *s, void *base, size_t size)
 		    "uffd_start: at most %d pages, asked for 0x%zx bytes",
 		    UFFD_MAX_PAGES, size);
 	memset(s, 0, sizeof(*s));
+	s->on_fault = on_fault;
+	s->arg = arg;
 	s->base = base;
 	s->size = size;
 	s->first_phase = -1;

@@ -165,6 +165,12 @@ struct uffd_server {
 	size_t size;
 	char *contents;		/* what the pages held before they were dropped */
 	pthread_t thread;
+	/*
+	 * Called by the fault thread before it serves each fault (@phase: the
+	 * main thread's step, @page: the page in the range); NULL: none.
+	 */
+	void (*on_fault)(struct uffd_server *s, int phase, int page);
+	void *arg;
 	/* Results, written by the fault thread only. */
 	int faults[NR_PHASES][UFFD_MAX_PAGES];
 	int first_phase;	/* -1: none yet */
@@ -172,6 +178,9 @@ struct uffd_server {
 };
 
 void uffd_start(struct uffd_server *s, void *base, size_t size);
+/* uffd_start() with an on_fault hook and its @arg. */
+void uffd_start_hook(struct uffd_server *s, void *base, size_t size,
+		     void (*on_fault)(struct uffd_server *s, int phase, int page), void *arg);
 void uffd_stop(struct uffd_server *s);
 struct nested_vendor;
 /*
