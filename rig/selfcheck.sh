@@ -10,7 +10,8 @@
 # harness with them, and check that the run fails the way the expectation
 # says.
 # After the harness, an expectation may carry rig=svm|vmx (the other rig
-# skips the mutant) and tests=a,b (vmtest runs only those tests).
+# skips the mutant), kernel=debug (only KVER = a debug kernel, make
+# rig-selfcheck DEBUG=1, runs it) and tests=a,b (vmtest runs only those).
 # NNNN... limits the run to those mutants.
 #   --scenarios "A B"  with --vmm: the scenarios of vmtest-vmm (default: all)
 # See docs/rig.md ("Rig self-check: mutants").
@@ -99,6 +100,12 @@ check()
 		rig=*)
 			[ "${ck_kv#rig=}" = "$RIGNAME" ] || {
 				echo "RIG-SELFCHECK $ck_name skipped (for the ${ck_kv#rig=} rig)"
+				return 2
+			}
+			;;
+		kernel=debug)
+			rig_debug_kernel "$KVER" >/dev/null || {
+				echo "RIG-SELFCHECK $ck_name skipped (for the debug kernel: DEBUG=1)"
 				return 2
 			}
 			;;
