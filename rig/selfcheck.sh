@@ -41,11 +41,12 @@ ONLY=$*
 PDIR=$RIG/mutants/$SERIES
 [ -d "$PDIR" ] || die "no mutants for $SERIES in rig/mutants/"
 
-# A build tree sharing the caches of $BUILD but with its own kvm/.
+# A build tree sharing the caches (and the compiler chroots of 7.x) of
+# $BUILD but with its own kvm/.
 build_tree()
 {
 	mkdir -p "$1"
-	for bt_d in cache kernels src-deb prep; do
+	for bt_d in cache kernels src-deb prep toolchain; do
 		mkdir -p "$BUILD/$bt_d"
 		[ -e "$1/$bt_d" ] || ln -s "$BUILD/$bt_d" "$1/$bt_d"
 	done
