@@ -349,12 +349,13 @@ fetch_image()
 				die "cannot download $fi_dep=$fi_ver for linux-image-$1"
 			extract_deb "$fi_d" "$fi_root"
 		done
-		# Packages with merged-/usr paths: the rig and abi-check look
-		# in lib/modules/ and boot/.
-		[ -e "$fi_root/lib" ] || [ ! -d "$fi_root/usr/lib" ] ||
-			ln -s usr/lib "$fi_root/lib"
 		: >"$fi_root/.complete"
 	fi
+	# Packages with merged-/usr paths: the rig and abi-check look in
+	# lib/modules/ and boot/ (also in an image extracted before this link
+	# was made).
+	[ -e "$fi_root/lib" ] || [ ! -d "$fi_root/usr/lib" ] ||
+		ln -s usr/lib "$fi_root/lib"
 	echo "$fi_root"
 }
 
