@@ -192,7 +192,7 @@ int main(int argc, char *argv[])
 	struct uffd_server srv;
 	struct svm_test_data *svm;
 	struct race race = {};
-	vm_vaddr_t svm_gva;
+	gva_t svm_gva;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	enum mode mode;
