@@ -196,7 +196,6 @@ int main(int argc, char *argv[])
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	enum mode mode;
-	int expected, i;
 
 	TEST_REQUIRE(kvm_cpu_has(X86_FEATURE_SVM));
 	TEST_REQUIRE(kvm_has_cap(KVM_CAP_NESTED_STATE));
@@ -256,15 +255,7 @@ int main(int argc, char *argv[])
 	uffd_stop(&srv);
 	TEST_ASSERT(!srv.error, "fault thread failed: %d", srv.error);
 
-	for (i = 0; i < NR_PHASES; i++)
-		if (uffd_faults_in(&srv, i))
-			pr_info("MSRPM faults in %s: %d\n", phase_name[i],
-				uffd_faults_in(&srv, i));
-	expected = mode == MODE_EAGER ? PH_NESTED_STATE : PH_RUN;
-	TEST_ASSERT(srv.first_phase == expected,
-		    "%s mode: expected the first MSRPM fault in %s, got %s",
-		    mode_name[mode], phase_name[expected],
-		    srv.first_phase < 0 ? "none" : phase_name[srv.first_phase]);
+	uffd_expect_first(&srv, mode, "MSRPM");
 
 	munmap(race.extra_hva, getpagesize());
 	kvm_x86_state_cleanup(state);

@@ -89,16 +89,7 @@ int main(int argc, char *argv[])
 
 	uffd_run_finish(&svm_vendor, n.vcpu, &srv);
 
-	for (i = 0; i < NR_PHASES; i++)
-		if (uffd_faults_in(&srv, i))
-			pr_info("MSRPM faults in %s: %d\n", phase_name[i],
-				uffd_faults_in(&srv, i));
-
-	expected = mode == MODE_EAGER ? PH_NESTED_STATE : PH_RUN;
-	TEST_ASSERT(srv.first_phase == expected,
-		    "%s mode: expected the first MSRPM fault in %s, got %s",
-		    mode_name[mode], phase_name[expected],
-		    srv.first_phase < 0 ? "none" : phase_name[srv.first_phase]);
+	expected = uffd_expect_first(&srv, mode, "MSRPM");
 	for (i = 0; i < NR_PHASES; i++)
 		TEST_ASSERT(i == expected || !uffd_faults_in(&srv, i),
 			    "%s mode: expected MSRPM faults only in %s, got %d in %s",

@@ -522,6 +522,21 @@ int uffd_faults_in(const struct uffd_server *s, int phase)
 	return n;
 }
 
+int uffd_expect_first(const struct uffd_server *s, enum mode mode, const char *what)
+{
+	int i, expected = mode == MODE_EAGER ? PH_NESTED_STATE : PH_RUN;
+
+	for (i = 0; i < NR_PHASES; i++)
+		if (uffd_faults_in(s, i))
+			pr_info("%s faults in %s: %d\n", what, phase_name[i],
+				uffd_faults_in(s, i));
+	TEST_ASSERT(s->first_phase == expected,
+		    "%s mode: expected the first %s fault in %s, got %s",
+		    mode_name[mode], what, phase_name[expected],
+		    s->first_phase < 0 ? "none" : phase_name[s->first_phase]);
+	return expected;
+}
+
 const struct nested_vendor svm_vendor = {
 	"SVM", false, KVM_STATE_NESTED_FORMAT_SVM, "MSRPM", SVM_FS_BASE_BYTE,
 	SVM_FS_BASE_RDBIT, SVM_EXIT_VMMCALL, svm_msr_l1_guest_code,

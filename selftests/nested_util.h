@@ -191,6 +191,12 @@ void uffd_run_finish(const struct nested_vendor *v, struct kvm_vcpu *vcpu,
 		     struct uffd_server *s);
 /* Faults taken in @phase, on any page. */
 int uffd_faults_in(const struct uffd_server *s, int phase);
+/*
+ * Prints the faults per phase and asserts that the first came in the
+ * phase @mode takes them in: KVM_SET_NESTED_STATE when eager, else the
+ * first KVM_RUN (@what names the pages, e.g. "MSRPM").  Returns that phase.
+ */
+int uffd_expect_first(const struct uffd_server *s, enum mode mode, const char *what);
 
 /* L2's stack, an array in the frame of the L1 function that runs it. */
 #define L2_STACK_SIZE	256
