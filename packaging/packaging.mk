@@ -11,6 +11,7 @@
 #   make status-test  kvm-nested-status against fake trees; shellcheck
 #   make repo         build/repo/public: a signed apt repository (reprepro)
 #   make fleettest    the Ansible role against Debian 12 chroots (docs/fleet.md)
+#   make fleettest-trixie  the same against Debian 13 chroots
 #   make pkg-deps     install the tools the above need (root)
 
 PKGDIR ?= $(BUILD)/pkg
@@ -36,7 +37,11 @@ repo:
 fleettest:
 	tests/fleettest
 
+fleettest-trixie:
+	PKGTEST_SUITE=trixie tests/fleettest
+
 pkg-deps:
 	sh scripts/deps.sh pkg
 
-.PHONY: deb rpm pkgtest pkgtest-trixie status-test repo fleettest pkg-deps
+.PHONY: deb rpm pkgtest pkgtest-trixie status-test repo fleettest fleettest-trixie \
+	pkg-deps
