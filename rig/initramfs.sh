@@ -15,7 +15,7 @@
 # real-VMM test (rig/vmm-test.sh, docs/rig.md): the host's
 # qemu-system-x86_64 with its shared libraries and firmware, and the
 # payload; /init then runs that instead of the tests (RIG_VMM_SCENARIOS and
-# RIG_VMM_APPEND, if set, go to its conf).
+# RIG_VMM_APPEND, if set, go to its conf, and so does RIG_VMM_STUCK).
 set -eu
 
 : "${TOP:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -176,6 +176,7 @@ vmm_files()
 		echo "VMM=1"
 		[ -z "${RIG_VMM_SCENARIOS:-}" ] || echo "VMM_SCENARIOS=\"$RIG_VMM_SCENARIOS\""
 		[ -z "${RIG_VMM_APPEND:-}" ] || echo "VMM_APPEND=\"$RIG_VMM_APPEND\""
+		[ -z "${RIG_VMM_STUCK:-}" ] || echo "VMM_STUCK_AFTER=$RIG_VMM_STUCK"
 	} >>"$ROOT/etc/rig/conf"
 }
 

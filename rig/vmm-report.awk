@@ -11,7 +11,9 @@
 # cell, where the destination's postcopy faults were served (inside
 # KVM_SET_NESTED_STATE or at KVM_RUN) and the failures.  Failed: a cell
 # that failed, a splat in the kernel log (attributed to the cell that ran),
-# a run that did not reach RIG-END or a module set that did not load.
+# a run that did not reach RIG-END or a module set that did not load.  A
+# cell that was stuck has its VMM-STUCK lines (its QEMUs' kernel stacks)
+# printed too.
 # Last line: "N passed, N failed".
 
 BEGIN {
@@ -20,6 +22,8 @@ BEGIN {
 }
 
 /VMM-START / { started = 1; qemu = kv($0, "qemu") }
+# what a stuck cell's QEMUs were doing (rig/vmm-test.sh: vmm_stuck)
+/^VMM-STUCK / && nstuck < 80 { stuck[++nstuck] = $0 }
 /RIG-END/ { ended = 1 }
 /RIG-MODULES .*status=fail/ { modfail[++nmodfail] = $0 }
 
@@ -139,6 +143,8 @@ END {
 		if (!((wm[2], wm[1]) in res))
 			failed++
 	}
+	for (i = 1; i <= nstuck; i++)
+		print stuck[i]
 	for (w in ign)
 		printf "ignored (rig/splat-ignore) during %s: %s\n", w, ign[w]
 	for (i = 1; i <= nmodfail; i++) {

@@ -50,6 +50,10 @@ VMM_AFTER=2
 # Tries of a live cell until its stop lands in L2 (the saved nested state
 # has guest mode set).
 VMM_L2_TRIES=6
+# A cell still running after this many seconds is taken as stuck: what its
+# QEMUs do goes to the console before the host, which stops a silent
+# emulator, ends the run (rig/vmm.sh sets it below the host's limit).
+: "${VMM_STUCK_AFTER:=480}"
 PORT=4440
 
 # vmm_qemu NAME EXTRA...: start an inner QEMU in $VMMD/NAME with its
@@ -483,6 +487,38 @@ vmm_no_postcopy()
 		[ "$faults" = - ]
 }
 
+# vmm_stuck CELL: print the state, wait channel and kernel stack of every
+# thread of the QEMUs still running, then the kernel's blocked tasks
+# (SysRq w).
+vmm_stuck()
+{
+	echo "VMM-STUCK cell=$1: still running after ${VMM_STUCK_AFTER}s; its QEMUs:"
+	for vk_f in "$VMMD"/*/pid; do
+		vk_pid=$(cat "$vk_f")
+		grep -q '^qemu' "/proc/$vk_pid/comm" 2>/dev/null || continue
+		for vk_t in /proc/"$vk_pid"/task/*; do
+			echo "VMM-STUCK $(basename "$(dirname "$vk_f")") tid=${vk_t##*/} $(cat "$vk_t/comm") state=$(sed 's/.*) //; s/ .*//' "$vk_t/stat") wchan=$(cat "$vk_t/wchan")"
+			sed 's/^/VMM-STUCK   /' "$vk_t/stack"
+		done
+	done
+	echo w >/proc/sysrq-trigger
+	kmsg_dump "vmm stuck cell=$1"
+}
+
+# vmm_watchdog CELL: run vmm_stuck CELL after VMM_STUCK_AFTER seconds,
+# unless vmm_watchdog_stop comes first.
+vmm_watchdog()
+{
+	(sleep "$VMM_STUCK_AFTER" && vmm_stuck "$1") &
+	VMM_WATCHDOG=$!
+}
+
+vmm_watchdog_stop()
+{
+	kill "$VMM_WATCHDOG" 2>/dev/null
+	wait "$VMM_WATCHDOG" 2>/dev/null
+}
+
 # vmm_cell MODE SCENARIO [FILE]: run a cell, retrying when the stop did not
 # land in L2 or a postcopy cell did not run in postcopy.
 vmm_cell()
@@ -503,6 +539,7 @@ vmm_cell()
 		tp=-
 		tries=$((tries + 1))
 		kmark "vmm begin mode=$1 scenario=$2 try=$tries"
+		vmm_watchdog "$1/$2"
 		vmm_trace_on
 		case $2 in
 		mixed-from-*)
@@ -514,6 +551,7 @@ vmm_cell()
 		*) "attempt_$2" "$1" ;;
 		esac
 		vmm_trace_off "$VMMD/$1-$2.trace"
+		vmm_watchdog_stop
 		if vmm_no_postcopy "$2"; then
 			[ "$tries" -lt "$VMM_L2_TRIES" ] && continue
 			why="no userfault on the destination in $tries tries: the migration never ran in postcopy"

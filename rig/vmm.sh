@@ -18,6 +18,8 @@
 #   --ours-dir DIR     our modules (default build/kvm/KVER)
 #   --repeat N         boot N times (one report each), then the statistics
 #                      over the N runs (rig/vmm-stats.awk); one verdict line
+#   --stuck-after S    a cell running S seconds prints its QEMUs' kernel
+#                      stacks (default: 120 s before the host's stall limit)
 # See docs/rig.md.
 set -eu
 
@@ -29,6 +31,7 @@ SCENARIOS=
 APPEND=
 OURS_DIR=
 REPEAT=1
+STUCK=
 VMX=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--append) APPEND=$2 && shift ;;
 	--ours-dir) OURS_DIR=$2 && shift ;;
 	--repeat) REPEAT=$2 && shift ;;
+	--stuck-after) STUCK=$2 && shift ;;
 	*) rig_opt "$1" See || break ;;
 	esac
 	shift
@@ -57,10 +61,12 @@ if [ "$VMX" = 1 ]; then
 	# stop lands in L2 (the rig kernel's interrupts wait while L2
 	# runs: selftests/l1/l1.c).
 	: "${APPEND:=iters=0 every=10 spin=1000000 tick=50000}"
+	STALL=1200
 else
 	VENDOR=amd
 	NAME=$KVER-vmm
 	EMU="QEMU TCG, SVM"
+	STALL=600
 fi
 RUN=$RIGB/run/$NAME
 
@@ -99,7 +105,7 @@ initramfs()
 	mkdir -p "$RUN"
 	: >"$RUN/tests"
 	RIG_VMM_PAYLOAD=$(payload) RIG_VMM_SCENARIOS=$SCENARIOS \
-		RIG_VMM_APPEND=$APPEND \
+		RIG_VMM_APPEND=$APPEND RIG_VMM_STUCK=${STUCK:-$((STALL - 120))} \
 		"$RIG/initramfs.sh" "$KVER" "$VENDOR" "stock ours" "$RUN/tests" /dev/null \
 		"$OURS_DIR" "$RUN/initramfs.gz"
 }
@@ -115,9 +121,9 @@ boot_once()
 	# minutes); a hung guest goes quiet sooner.
 	if [ "$VMX" = 1 ]; then
 		"$RIG/boot-bochs.sh" "$VMLINUZ" "$RUN/initramfs.gz" "$bo_log" \
-			10800 1200 "$RUN"
+			10800 "$STALL" "$RUN"
 	else
-		"$RIG/boot-qemu.sh" "$VMLINUZ" "$RUN/initramfs.gz" "$bo_log" 3600 600
+		"$RIG/boot-qemu.sh" "$VMLINUZ" "$RUN/initramfs.gz" "$bo_log" 3600 "$STALL"
 	fi
 	bo_t1=$(now)
 	ln -sf "$(basename "$bo_log")" "$LOGDIR/$NAME.log"
