@@ -80,6 +80,12 @@ vmm_qemu()
 	vmm_wait_file "$vq_d/mon.log" '(qemu)' 60
 }
 
+# vmm_now: seconds since boot.
+vmm_now()
+{
+	cut -d. -f1 /proc/uptime
+}
+
 # vmm_wait_file FILE STRING SECS: wait until FILE contains STRING.
 vmm_wait_file()
 {
@@ -153,7 +159,9 @@ vmm_alive()
 # went away).
 vmm_migrated()
 {
-	vd_n=0
+	# seconds of the clock, not rounds: a QEMU whose monitor does not
+	# answer makes each round last a minute
+	vd_end=$(($(vmm_now) + $2))
 	while :; do
 		vmm_alive "$1" || { vd_s="QEMU exited"; break; }
 		if [ -n "${3:-}" ] && ! vmm_alive "$3"; then
@@ -171,9 +179,8 @@ vmm_migrated()
 				! grep -q inmigrate "$VMMD/$1/out" && vd_s=completed && break
 			;;
 		esac
-		[ "$vd_n" -ge "$2" ] && vd_s="timeout($vd_s)" && break
+		[ "$(vmm_now)" -ge "$vd_end" ] && vd_s="timeout($vd_s)" && break
 		sleep 1
-		vd_n=$((vd_n + 1))
 	done
 	echo "$vd_s"
 }
