@@ -80,10 +80,11 @@ vmm_qemu()
 	vmm_wait_file "$vq_d/mon.log" '(qemu)' 60
 }
 
-# vmm_now: seconds since boot.
+# vmm_now: whole seconds since boot (init's uptime_s).
 vmm_now()
 {
-	cut -d. -f1 /proc/uptime
+	vn_t=$(uptime_s)
+	echo "${vn_t%.*}"
 }
 
 # vmm_wait_file FILE STRING SECS: wait until FILE contains STRING.
